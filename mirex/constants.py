@@ -1,0 +1,30 @@
+"""The one home of the project's constants.
+
+Every module that needs a sample rate, a segment length or a default takes it
+from here, so that a change is made once.
+"""
+
+#: Sample rate of the SampleCNN input, in Hz.
+SAMPLE_RATE = 22050
+
+#: Samples per SampleCNN segment: 3**10 = 59049 (2.678 s at 22050 Hz).
+SEGMENT_SAMPLES = 59049
+
+#: Most segments taken from one clip; a 30-s clip holds 11 whole segments and
+#: gets 10 evenly spaced ones (the cost the benchmarks are stated for).
+MAX_SEGMENTS = 10
+
+#: Longest stretch of a file that is decoded, in seconds; the rest is ignored so
+#: that memory stays bounded for very long files.
+MAX_DURATION = 600.0
+
+#: Variant used when neither ``--variant`` nor ``MIREX_VARIANT`` says otherwise.
+DEFAULT_VARIANT = "LPNKK1"
+
+#: Environment variables read by the command line.
+ENV_VARIANT = "MIREX_VARIANT"
+ENV_MODELS_DIR = "MIREX_MODELS_DIR"
+ENV_BACKBONES = "MIREX_BACKBONES"
+
+#: Audio file extensions, for messages only (decoding is by content).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
