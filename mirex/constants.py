@@ -28,3 +28,17 @@ ENV_BACKBONES = "MIREX_BACKBONES"
 
 #: Audio file extensions, for messages only (decoding is by content).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
+
+#: The top-50 Last.fm tags of the MSD-trained models, in output order.
+MSD_TAGS = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance",
+    "00s", "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists",
+    "classic rock", "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s",
+    "chill", "instrumental", "punk", "oldies", "blues", "hard rock", "ambient", "acoustic",
+    "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
+    "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
+    "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
+)
+
+#: Extra feature stores (os.pathsep-separated folders) that Train/Test read.
+ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"

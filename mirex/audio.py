@@ -1,0 +1,185 @@
+"""Decoding, mixdown, resampling and segmentation of audio clips.
+
+Conventions
+-----------
+- A decoded clip is a 1-d ``float32`` array of mono samples at ``sr`` Hz
+  (22050 Hz unless stated), nominally in [-1, 1].
+- Segments are a 2-d ``float32`` array of shape ``(n_segments, n_samples)``
+  (59049 samples each unless stated), cut from the clip without any amplitude
+  normalisation, as in the SampleCNN papers.
+
+Decoding is done by libsndfile (through ``soundfile``): WAV of any bit depth,
+FLAC, OGG/Vorbis, MP3 and the other formats libsndfile reads.  The file is
+streamed in blocks: each block is mixed to mono and resampled with soxr's
+band-limited streaming resampler, and decoding stops after ``max_duration``
+seconds, so memory is bounded whatever the length of the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .constants import MAX_DURATION, MAX_SEGMENTS, SAMPLE_RATE, SEGMENT_SAMPLES
+
+__all__ = ["AudioError", "load", "segment", "load_segments"]
+
+log = logging.getLogger(__name__)
+
+#: Frames read from the file per block while streaming.
+BLOCK_FRAMES = 1 << 16
+
+
+class AudioError(Exception):
+    """An audio file that cannot be used; ``str(err)`` is ``'<path>: <reason>'``."""
+
+    def __init__(self, path, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _open(path) -> sf.SoundFile:
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "is a folder, not an audio file")
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise AudioError(path, f"cannot stat file ({exc.strerror})") from None
+    if size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+    try:
+        return sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
+        raise AudioError(path, f"not a readable audio file ({reason})") from None
+    except OSError as exc:
+        raise AudioError(path, f"cannot open file ({exc.strerror or exc})") from None
+
+
+def load(
+    path: str | os.PathLike,
+    sr: int = SAMPLE_RATE,
+    max_duration: float | None = MAX_DURATION,
+) -> np.ndarray:
+    """Decode an audio file to mono ``float32`` at ``sr`` Hz.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file libsndfile can decode.
+    sr : int > 0
+        Target sample rate in Hz.
+    max_duration : float or None
+        Decode at most this many seconds (of the output); ``None`` decodes
+        the whole file.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Mono samples at ``sr`` Hz. Non-finite input samples are replaced by 0.
+
+    Raises
+    ------
+    AudioError
+        If the file is missing, empty, undecodable or holds no samples.
+        A file that breaks off part-way (truncated) is returned up to the
+        break, with a warning.
+    """
+    path = os.fspath(path)
+    limit = None if max_duration is None else int(round(max_duration * sr))
+    with _open(path) as handle:
+        sr_in = handle.samplerate
+        if sr_in <= 0:
+            raise AudioError(path, f"invalid sample rate {sr_in}")
+        stream = None if sr_in == sr else soxr.ResampleStream(sr_in, sr, 1, dtype="float32")
+        blocks, n_out, n_bad = [], 0, 0
+        while limit is None or n_out < limit:
+            try:
+                block = handle.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                if not blocks:
+                    raise AudioError(path, f"decoding failed ({exc})") from None
+                log.warning("%s: decoding stopped early (%s); using the first %.1f s",
+                            path, exc, n_out / sr)
+                break
+            if len(block) == 0:
+                break
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            finite = np.isfinite(mono)
+            if not finite.all():
+                n_bad += int((~finite).sum())
+                mono = np.where(finite, mono, np.float32(0.0))
+            out = mono if stream is None else stream.resample_chunk(mono)
+            blocks.append(np.asarray(out, dtype=np.float32))
+            n_out += len(out)
+        if stream is not None:
+            blocks.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    if n_bad:
+        log.warning("%s: %d non-finite samples (NaN/Inf) replaced by 0", path, n_bad)
+    y = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    if limit is not None:
+        y = y[:limit]
+    if y.size == 0:
+        raise AudioError(path, "no audio samples in file")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def segment(
+    y: np.ndarray,
+    n_samples: int = SEGMENT_SAMPLES,
+    max_segments: int | None = MAX_SEGMENTS,
+) -> np.ndarray:
+    """Cut a clip into fixed-length segments.
+
+    A clip holding ``k`` whole segments gives ``min(k, max_segments)``
+    segments evenly spaced from its start to its end (so a long clip is
+    covered end to end, not just its beginning). A clip shorter than one
+    segment is tiled (repeated) up to one segment, never stretched.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono samples, ``n >= 1``.
+    n_samples : int > 0
+        Segment length in samples.
+    max_segments : int > 0 or None
+        Most segments returned; ``None`` returns every whole, non-overlapping
+        segment.
+
+    Returns
+    -------
+    segments : np.ndarray [shape=(n_segments, n_samples), dtype=float32]
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"expected a non-empty 1-d signal, got shape {y.shape}")
+    if y.size < n_samples:
+        return np.resize(y, n_samples)[np.newaxis, :]
+    n_whole = y.size // n_samples
+    if max_segments is None or n_whole <= max_segments:
+        count = n_whole
+        starts = np.arange(count) * n_samples
+        spare = y.size - count * n_samples
+        starts = starts + spare // 2  # centre the whole segments in the clip
+    else:
+        count = max_segments
+        starts = np.round(np.linspace(0, y.size - n_samples, count)).astype(np.int64)
+    return np.stack([y[s : s + n_samples] for s in starts])
+
+
+def load_segments(
+    path: str | os.PathLike,
+    sr: int = SAMPLE_RATE,
+    n_samples: int = SEGMENT_SAMPLES,
+    max_segments: int | None = MAX_SEGMENTS,
+    max_duration: float | None = MAX_DURATION,
+) -> np.ndarray:
+    """:func:`load` then :func:`segment`; shape ``(n_segments, n_samples)``."""
+    return segment(load(path, sr=sr, max_duration=max_duration), n_samples, max_segments)

@@ -1,0 +1,155 @@
+"""The sample-level deep CNN (SampleCNN) of Lee, Park, Kim and Nam (SMC 2017).
+
+Conventions
+-----------
+- Input: raw waveform segments, shape ``(batch, segment_samples, 1)``,
+  ``float32`` at 22050 Hz, no amplitude normalisation.
+- Blocks are named ``block1`` ... ``blockN`` (``block{i}_conv``, ``_bn``,
+  ``_relu``, ``_pool``) so that weight import and multi-level taps address
+  them by name. The output of block ``i`` is its pool, or its ReLU where the
+  block has no pool.
+
+The architecture is a small configuration dictionary:
+
+``widths``
+    Filters of each block. Block 1 is a strided convolution (kernel =
+    stride = 3); blocks 2 .. N-1 are kernel-3 'same' convolutions followed
+    by max-pooling by 3; block N is a kernel-1 convolution without pooling.
+``n_outputs``, ``output_activation``
+    The tagging/classification head (sigmoid for tags, softmax for genres).
+``bn_epsilon``, ``bn_momentum``, ``dropout``
+    Batch-norm and dropout settings (dropout acts in training only).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ..constants import SEGMENT_SAMPLES
+
+__all__ = [
+    "PAPER_CONFIG",
+    "MSD_RELEASED_CONFIG",
+    "validate_config",
+    "build_samplecnn",
+    "block_output_name",
+    "block_widths",
+]
+
+#: The 3^9 model of the SMC 2017 paper: about 1.9 M parameters, 1.73 G
+#: multiply-adds per 59049-sample segment.
+PAPER_CONFIG = {
+    "widths": [128, 128, 128, 256, 256, 256, 256, 256, 256, 512, 512],
+    "n_outputs": 50,
+    "output_activation": "sigmoid",
+    "bn_epsilon": 1e-5,
+    "bn_momentum": 0.99,
+    "dropout": 0.5,
+}
+
+#: The MSD model released with the authors' MIREX-derived code
+#: (jongpillee/musicTagging_MSD): blocks 10 and 11 are 256 wide, no dropout.
+MSD_RELEASED_CONFIG = {
+    "widths": [128, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256],
+    "n_outputs": 50,
+    "output_activation": "sigmoid",
+    "bn_epsilon": 1e-5,
+    "bn_momentum": 0.99,
+    "dropout": 0.0,
+}
+
+
+def validate_config(config: dict, segment_samples: int = SEGMENT_SAMPLES) -> dict:
+    """Check an architecture config and return a normalised copy.
+
+    Raises ``ValueError`` naming the offending key. The segment must reduce
+    to exactly one time step: ``3 ** (len(widths) - 1) == segment_samples``.
+    """
+    config = {**PAPER_CONFIG, **copy.deepcopy(config)}
+    unknown = set(config) - set(PAPER_CONFIG)
+    if unknown:
+        raise ValueError(f"unknown SampleCNN config keys: {sorted(unknown)}")
+    widths = config["widths"]
+    if not isinstance(widths, (list, tuple)) or len(widths) < 3:
+        raise ValueError("config 'widths' must list at least 3 block widths")
+    if any(int(w) != w or w <= 0 for w in widths):
+        raise ValueError(f"config 'widths' must be positive integers, got {widths}")
+    config["widths"] = [int(w) for w in widths]
+    if 3 ** (len(widths) - 1) != segment_samples:
+        raise ValueError(
+            f"{len(widths)} blocks reduce 3**{len(widths) - 1} samples, "
+            f"not the segment length {segment_samples}"
+        )
+    if int(config["n_outputs"]) < 1:
+        raise ValueError("config 'n_outputs' must be >= 1")
+    if config["output_activation"] not in ("sigmoid", "softmax"):
+        raise ValueError("config 'output_activation' must be 'sigmoid' or 'softmax'")
+    if not 0.0 <= float(config["dropout"]) < 1.0:
+        raise ValueError("config 'dropout' must be in [0, 1)")
+    return config
+
+
+def block_widths(config: dict) -> list[int]:
+    """Channels of each block's output."""
+    return list(config["widths"])
+
+
+def block_output_name(index: int, n_blocks: int) -> str:
+    """Layer name of the output of block ``index`` (1-based)."""
+    return f"block{index}_relu" if index in (1, n_blocks) else f"block{index}_pool"
+
+
+def build_samplecnn(
+    config: dict = PAPER_CONFIG,
+    segment_samples: int = SEGMENT_SAMPLES,
+    seed: int | None = None,
+):
+    """Build the SampleCNN as a Keras 3 functional model.
+
+    Parameters
+    ----------
+    config : dict
+        Architecture configuration (see module docstring).
+    segment_samples : int
+        Input length in samples; must equal ``3 ** (len(widths) - 1)``.
+    seed : int or None
+        Seed of the he-uniform initialisers, for reproducible random models.
+
+    Returns
+    -------
+    model : keras.Model
+        Input ``(batch, segment_samples, 1)``, output ``(batch, n_outputs)``.
+    """
+    import keras
+    from keras import layers
+
+    config = validate_config(config, segment_samples)
+    widths = config["widths"]
+    n_blocks = len(widths)
+
+    def init(i):
+        return keras.initializers.HeUniform(seed=None if seed is None else seed * 1000 + i)
+
+    inputs = keras.Input(shape=(segment_samples, 1), name="waveform")
+    x = inputs
+    for i, width in enumerate(widths, start=1):
+        if i == 1:
+            kernel, stride, padding = 3, 3, "valid"
+        elif i == n_blocks:
+            kernel, stride, padding = 1, 1, "valid"
+        else:
+            kernel, stride, padding = 3, 1, "same"
+        x = layers.Conv1D(width, kernel, strides=stride, padding=padding,
+                          kernel_initializer=init(i), name=f"block{i}_conv")(x)
+        x = layers.BatchNormalization(epsilon=config["bn_epsilon"],
+                                      momentum=config["bn_momentum"], name=f"block{i}_bn")(x)
+        x = layers.Activation("relu", name=f"block{i}_relu")(x)
+        if 1 < i < n_blocks:
+            x = layers.MaxPooling1D(3, name=f"block{i}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if config["dropout"] > 0:
+        x = layers.Dropout(config["dropout"], seed=seed, name="dropout")(x)
+    outputs = layers.Dense(int(config["n_outputs"]), activation=config["output_activation"],
+                           kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                           name="output")(x)
+    return keras.Model(inputs, outputs, name="samplecnn")

@@ -1,0 +1,176 @@
+"""The feature store: one cached embedding per (audio content, extractor).
+
+Layout under a store's root (``SCRATCH/features`` by default)::
+
+    store.json                          marks the folder as a feature store
+    <extractor-id>/<kk>/<key>.npy       one float32 vector per clip
+    index/<pp>/<path-hash>.json         path -> content key, with size and mtime
+
+Conventions
+-----------
+- A clip's *key* is the sha256 of the audio file's bytes, so a changed file
+  is never served a stale vector, while a copied or moved file still hits.
+- An *extractor id* names the network and its exact weights (their sha256)
+  and extraction parameters, so changed weights never hit old entries.
+- Every file is written to a temporary name in the same folder and renamed
+  into place: a killed run leaves no entry that is read later.
+- Entries are read with ``allow_pickle=False``; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .lists import atomic_write_text
+
+__all__ = ["FeatureStore", "content_key", "find_stores", "STORE_DIRNAME"]
+
+STORE_DIRNAME = "features"
+MARKER = "store.json"
+FORMAT = "mirex-feature-store/1"
+
+
+def content_key(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class FeatureStore:
+    """A folder of cached clip embeddings.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The store's folder; created (with its marker) on first write.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self._keys: dict[str, tuple[tuple[int, int], str]] = {}
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.root)!r})"
+
+    def exists(self) -> bool:
+        return (self.root / MARKER).is_file()
+
+    def _ensure(self) -> None:
+        if not self.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.root / MARKER, json.dumps({"format": FORMAT}) + "\n")
+
+    # -- path -> content key -------------------------------------------------
+
+    def _index_path(self, path: str) -> Path:
+        digest = hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape")).hexdigest()
+        return self.root / "index" / digest[:2] / f"{digest}.json"
+
+    def key(self, path: str | os.PathLike) -> str:
+        """Content key of an audio file, using the store's index when valid.
+
+        The index remembers each path's size, mtime and key; a file whose
+        size or mtime changed is hashed again. Raises ``OSError`` when the
+        file cannot be read.
+        """
+        path = os.fspath(path)
+        stat = os.stat(path)
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        memo = self._keys.get(path)
+        if memo is not None and memo[0] == stamp:
+            return memo[1]
+        index = self._index_path(path)
+        try:
+            entry = json.loads(index.read_text(encoding="utf-8"))
+            if (entry["size"], entry["mtime_ns"]) == stamp:
+                self._keys[path] = (stamp, entry["key"])
+                return entry["key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        key = content_key(path)
+        self._keys[path] = (stamp, key)
+        if self.exists() or os.access(self.root.parent, os.W_OK):
+            try:
+                self._ensure()
+                index.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(index, json.dumps({
+                    "path": os.path.abspath(path), "size": stamp[0],
+                    "mtime_ns": stamp[1], "key": key}) + "\n")
+            except OSError:
+                pass  # the index is an optimisation; a read-only store still works
+        return key
+
+    # -- entries ---------------------------------------------------------------
+
+    def _entry(self, extractor_id: str, key: str) -> Path:
+        return self.root / extractor_id / key[:2] / f"{key}.npy"
+
+    def get(self, extractor_id: str, key: str) -> np.ndarray | None:
+        """The cached vector, or ``None`` if absent or unreadable."""
+        entry = self._entry(extractor_id, key)
+        try:
+            vector = np.load(entry, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if vector.ndim != 1 or not np.all(np.isfinite(vector)):
+            return None
+        return vector
+
+    def put(self, extractor_id: str, key: str, vector: np.ndarray) -> None:
+        """Store a vector atomically (last writer wins; all writers agree)."""
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector.ndim != 1:
+            raise ValueError(f"expected a 1-d vector, got shape {vector.shape}")
+        self._ensure()
+        _atomic_save_npy(self._entry(extractor_id, key), vector)
+
+    def describe(self, extractor_id: str, info: dict) -> None:
+        """Record what an extractor id means (for people reading the store)."""
+        self._ensure()
+        path = self.root / extractor_id / "extractor.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(info, indent=2) + "\n")
+
+
+def find_stores(scratch: str | os.PathLike, extra=()) -> list[FeatureStore]:
+    """The stores a Train/Test call in ``scratch`` reads from, in order.
+
+    ``SCRATCH/features`` first (where new entries are written), then any
+    ``features`` store in a parent folder of ``scratch`` (so that folds run
+    in sub-folders of the extraction scratch find its cache), then ``extra``.
+    """
+    scratch = Path(scratch).resolve()
+    stores = [FeatureStore(scratch / STORE_DIRNAME)]
+    for parent in scratch.parents:
+        store = FeatureStore(parent / STORE_DIRNAME)
+        if store.exists():
+            stores.append(store)
+    stores.extend(FeatureStore(p) for p in extra)
+    return stores

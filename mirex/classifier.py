@@ -1,0 +1,207 @@
+"""The per-task classifier: per-dimension standardisation + RBF SVM.
+
+Conventions
+-----------
+- ``X``: ``float32`` features of shape ``(n_clips, dim)``, one clip embedding
+  per row; ``y``: the training labels as given in the training list.
+- C and gamma are chosen by stratified cross-validation
+  (:class:`~sklearn.model_selection.GridSearchCV`) on the training list;
+  gamma is searched relative to ``1 / dim`` (the 'scale' value for
+  standardised features). Tiny classes shrink the number of CV folds; with
+  fewer than two clips in some class the search is skipped and C=1,
+  gamma=1/dim are used; a single-class task predicts that class.
+- A fitted classifier is saved as a pickle *plus* a JSON manifest holding its
+  sha256; :func:`load_classifier` refuses to unpickle a file whose checksum
+  does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .lists import atomic_write_text
+
+__all__ = ["Classifier", "fit_classifier", "save_classifier", "load_classifier",
+           "ClassifierError", "C_GRID", "GAMMA_FACTORS"]
+
+#: Values of the SVM's C searched by cross-validation.
+C_GRID = (0.1, 1.0, 10.0, 100.0)
+#: Multiples of 1/dim searched for the RBF gamma.
+GAMMA_FACTORS = (0.25, 1.0, 4.0)
+#: Most cross-validation folds used by the search.
+MAX_CV_FOLDS = 5
+
+PICKLE_NAME = "classifier.pkl"
+MANIFEST_NAME = "classifier.json"
+FORMAT = "mirex-classifier/1"
+
+
+class ClassifierError(Exception):
+    """A classifier that cannot be trained or loaded; the message says why."""
+
+
+@dataclass
+class Classifier:
+    """A fitted classifier and what it needs at test time.
+
+    Attributes
+    ----------
+    pipeline : sklearn estimator or None
+        Scaler + SVC; ``None`` for a single-class task.
+    labels : list of str
+        The training labels, sorted.
+    prior : str
+        The most frequent training label (ties: first in sorted order),
+        predicted for test clips whose features cannot be computed.
+    extractors : list of str
+        Extractor ids whose embeddings are concatenated, in order.
+    search : dict
+        How C and gamma were chosen, and the cross-validated accuracy.
+    """
+
+    pipeline: object
+    labels: list
+    prior: str
+    extractors: list
+    search: dict = field(default_factory=dict)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels for ``X`` of shape ``(n, dim)``; an array of str, shape ``(n,)``."""
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) == 0:
+            return np.array([], dtype=object)
+        if self.pipeline is None:
+            return np.array([self.labels[0]] * len(X), dtype=object)
+        return np.asarray(self.pipeline.predict(X), dtype=object)
+
+
+def _search_space(dim: int) -> dict:
+    return {"svc__C": list(C_GRID), "svc__gamma": [f / dim for f in GAMMA_FACTORS]}
+
+
+def fit_classifier(
+    X: np.ndarray,
+    y,
+    extractors=(),
+    seed: int = 0,
+    n_jobs: int | None = 1,
+) -> Classifier:
+    """Fit scaler + SVM, choosing C and gamma by stratified cross-validation.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_clips, dim)]
+        Clip embeddings.
+    y : sequence of str, length n_clips
+        Training labels.
+    extractors : sequence of str
+        Extractor ids of the columns of ``X`` (stored with the model).
+    seed : int
+        Seed of the CV fold shuffling.
+    n_jobs : int or None
+        Parallel CV fits (scikit-learn convention).
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray([str(label) for label in y], dtype=object)
+    if X.ndim != 2 or len(X) != len(y):
+        raise ClassifierError(f"features {X.shape} do not match {len(y)} labels")
+    if len(y) == 0:
+        raise ClassifierError("no training clips with features")
+    if not np.all(np.isfinite(X)):
+        raise ClassifierError("features contain NaN or Inf")
+    counts = Counter(y.tolist())
+    labels = sorted(counts)
+    prior = max(labels, key=lambda lab: (counts[lab], -labels.index(lab)))
+    if len(labels) == 1:
+        search = {"method": "single class", "n_train": len(y)}
+        return Classifier(None, labels, prior, list(extractors), search)
+
+    dim = X.shape[1]
+    pipeline = Pipeline([("scaler", StandardScaler()),
+                         ("svc", SVC(kernel="rbf", C=1.0, gamma=1.0 / dim))])
+    n_splits = min(MAX_CV_FOLDS, min(counts.values()))
+    if n_splits < 2:
+        pipeline.fit(X, y)
+        search = {"method": "defaults (a class has a single clip)", "C": 1.0,
+                  "gamma": 1.0 / dim, "n_train": len(y)}
+        return Classifier(pipeline, labels, prior, list(extractors), search)
+
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    grid = GridSearchCV(pipeline, _search_space(dim), cv=cv, n_jobs=n_jobs,
+                        scoring="accuracy", refit=True, error_score="raise")
+    grid.fit(X, y)
+    search = {
+        "method": f"GridSearchCV, stratified {n_splits}-fold",
+        "C": float(grid.best_params_["svc__C"]),
+        "gamma": float(grid.best_params_["svc__gamma"]),
+        "gamma_times_dim": float(grid.best_params_["svc__gamma"] * dim),
+        "cv_accuracy": float(grid.best_score_),
+        "n_train": len(y),
+    }
+    return Classifier(grid.best_estimator_, labels, prior, list(extractors), search)
+
+
+def save_classifier(clf: Classifier, folder: str | os.PathLike, info: dict | None = None) -> Path:
+    """Save atomically: the pickle, then the manifest that vouches for it."""
+    import sklearn
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = io.BytesIO()
+    pickle.dump(clf.pipeline, payload, protocol=pickle.HIGHEST_PROTOCOL)
+    data = payload.getvalue()
+    tmp = folder / f".{PICKLE_NAME}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, folder / PICKLE_NAME)
+    manifest = {
+        "format": FORMAT,
+        "labels": clf.labels,
+        "prior": clf.prior,
+        "extractors": clf.extractors,
+        "search": clf.search,
+        "sklearn_version": sklearn.__version__,
+        "pickle": {"file": PICKLE_NAME, "sha256": hashlib.sha256(data).hexdigest()},
+        **(info or {}),
+    }
+    atomic_write_text(folder / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    return folder
+
+
+def load_classifier(folder: str | os.PathLike) -> Classifier:
+    """Load a classifier saved by :func:`save_classifier`, verifying its checksum."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClassifierError(f"{folder}: no trained model here (run Train first)") from None
+    except (OSError, ValueError) as exc:
+        raise ClassifierError(f"{folder / MANIFEST_NAME}: unreadable ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise ClassifierError(f"{folder / MANIFEST_NAME}: not a classifier manifest")
+    try:
+        data = (folder / manifest["pickle"]["file"]).read_bytes()
+    except OSError as exc:
+        raise ClassifierError(f"{folder}: model file unreadable ({exc})") from None
+    if hashlib.sha256(data).hexdigest() != manifest["pickle"]["sha256"]:
+        raise ClassifierError(f"{folder / PICKLE_NAME}: checksum differs from the manifest; "
+                              "refusing to unpickle it")
+    pipeline = pickle.loads(data)
+    return Classifier(pipeline, list(manifest["labels"]), manifest["prior"],
+                      list(manifest["extractors"]), dict(manifest.get("search", {})))
