@@ -92,12 +92,11 @@ class FeatureStore:
         digest = hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape")).hexdigest()
         return self.root / "index" / digest[:2] / f"{digest}.json"
 
-    def key(self, path: str | os.PathLike) -> str:
-        """Content key of an audio file, using the store's index when valid.
+    def indexed_key(self, path: str | os.PathLike) -> str | None:
+        """The key this store's index holds for ``path``, if still valid.
 
-        The index remembers each path's size, mtime and key; a file whose
-        size or mtime changed is hashed again. Raises ``OSError`` when the
-        file cannot be read.
+        Valid means the file's size and mtime are those recorded. Raises
+        ``OSError`` when the file cannot be stat'ed.
         """
         path = os.fspath(path)
         stat = os.stat(path)
@@ -105,25 +104,39 @@ class FeatureStore:
         memo = self._keys.get(path)
         if memo is not None and memo[0] == stamp:
             return memo[1]
-        index = self._index_path(path)
         try:
-            entry = json.loads(index.read_text(encoding="utf-8"))
+            entry = json.loads(self._index_path(path).read_text(encoding="utf-8"))
             if (entry["size"], entry["mtime_ns"]) == stamp:
                 self._keys[path] = (stamp, entry["key"])
                 return entry["key"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
+        return None
+
+    def key(self, path: str | os.PathLike) -> str:
+        """Content key of an audio file, hashing it only when the index is stale.
+
+        The index remembers each path's size, mtime and key; a file whose
+        size or mtime changed is hashed again. Raises ``OSError`` when the
+        file cannot be read.
+        """
+        path = os.fspath(path)
+        key = self.indexed_key(path)
+        if key is not None:
+            return key
+        stat = os.stat(path)
         key = content_key(path)
+        stamp = (stat.st_size, stat.st_mtime_ns)
         self._keys[path] = (stamp, key)
-        if self.exists() or os.access(self.root.parent, os.W_OK):
-            try:
-                self._ensure()
-                index.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(index, json.dumps({
-                    "path": os.path.abspath(path), "size": stamp[0],
-                    "mtime_ns": stamp[1], "key": key}) + "\n")
-            except OSError:
-                pass  # the index is an optimisation; a read-only store still works
+        try:
+            self._ensure()
+            index = self._index_path(path)
+            index.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(index, json.dumps({
+                "path": os.path.abspath(path), "size": stamp[0],
+                "mtime_ns": stamp[1], "key": key}) + "\n")
+        except OSError:
+            pass  # the index is an optimisation; a read-only store still works
         return key
 
     # -- entries ---------------------------------------------------------------

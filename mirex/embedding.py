@@ -16,11 +16,13 @@ one; :func:`configure_threads` bounds the CPU threads.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["configure_threads", "FeatureModel", "pool_segments", "embed_clips"]
+__all__ = ["configure_threads", "FeatureModel", "pool_segments", "embed_clips",
+           "SampleCNNExtractor", "EMBEDDING_VERSION"]
 
 #: Segments per inference batch.
 BATCH_SEGMENTS = 16
@@ -29,23 +31,25 @@ BATCH_SEGMENTS = 16
 def configure_threads(n_threads: int | None) -> None:
     """Bound the threads of TensorFlow, OpenMP and BLAS to ``n_threads``.
 
-    Must be called before TensorFlow runs its first operation; ``None`` or 0
-    leaves the libraries' defaults (all cores).
+    Sets the environment variables these libraries read when they start (so
+    TensorFlow is not imported here), and TensorFlow's own settings if it is
+    already loaded. ``None`` or 0 leaves the defaults (all cores).
     """
     if not n_threads:
         return
-    n = str(int(n_threads))
+    n, inter = int(n_threads), 1 if int(n_threads) == 1 else 2
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "TF_NUM_INTRAOP_THREADS"):
-        os.environ[var] = n
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1" if int(n_threads) == 1 else "2"
-    import tensorflow as tf
+        os.environ[var] = str(n)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(inter)
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(n_threads))
-        tf.config.threading.set_inter_op_parallelism_threads(1 if int(n_threads) == 1 else 2)
-    except RuntimeError:  # already initialised: the environment settings stand
-        pass
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(inter)
+        except RuntimeError:  # already initialised: nothing more can be done
+            pass
 
 
 class FeatureModel:
@@ -132,3 +136,88 @@ def embed_clips(model: FeatureModel, clips: Sequence[np.ndarray]) -> np.ndarray:
     features = model.segment_features(np.concatenate(clips))
     bounds = np.cumsum([0] + counts)
     return np.stack([pool_segments(features[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+#: Bumped whenever the way a clip becomes a vector changes, so old cache
+#: entries stop matching.
+EMBEDDING_VERSION = 1
+
+
+class SampleCNNExtractor:
+    """Clip file -> multi-level SampleCNN embedding, with a cache identity.
+
+    The network is built lazily, on the first :meth:`embed`, so that a run
+    served entirely from the cache never starts TensorFlow.
+
+    Parameters
+    ----------
+    backbone : mirex.backbones.Backbone
+    max_segments : int or None
+        Segments taken per clip (see :func:`mirex.audio.segment`).
+    max_duration : float or None
+        Seconds decoded per file (see :func:`mirex.audio.load`).
+    batch_segments : int
+        Segments per inference batch.
+    """
+
+    def __init__(self, backbone, max_segments=None, max_duration=None,
+                 batch_segments: int = BATCH_SEGMENTS):
+        from .constants import MAX_DURATION, MAX_SEGMENTS
+
+        self.backbone = backbone
+        self.max_segments = MAX_SEGMENTS if max_segments is None else max_segments
+        self.max_duration = MAX_DURATION if max_duration is None else max_duration
+        self.batch_segments = batch_segments
+        self._model = None
+
+    @property
+    def name(self) -> str:
+        return self.backbone.name
+
+    @property
+    def dim(self) -> int:
+        return self.backbone.embedding_dim
+
+    @property
+    def input_spec(self) -> tuple:
+        """Clips are decoded once for all extractors sharing this spec."""
+        return ("segments", self.backbone.sample_rate, self.backbone.segment_samples,
+                self.max_segments, self.max_duration)
+
+    @property
+    def id(self) -> str:
+        """Cache namespace: backbone name, weights checksum, extraction parameters."""
+        import hashlib
+        import json
+
+        params = json.dumps({"spec": self.input_spec, "taps": self.backbone.feature_layers,
+                             "version": EMBEDDING_VERSION}, sort_keys=True)
+        digest = hashlib.sha256(params.encode()).hexdigest()[:8]
+        return f"{self.name}-{self.backbone.weights_sha256[:12]}-{digest}"
+
+    def info(self) -> dict:
+        return {"extractor": "samplecnn-multilevel", "backbone": self.name,
+                "backbone_path": str(self.backbone.path),
+                "weights_sha256": self.backbone.weights_sha256,
+                "trained": self.backbone.trained, "dim": self.dim,
+                "feature_layers": self.backbone.feature_layers,
+                "max_segments": self.max_segments, "max_duration": self.max_duration,
+                "embedding_version": EMBEDDING_VERSION}
+
+    def prepare(self, path) -> np.ndarray:
+        """Decode and segment one file: ``(n_segments, segment_samples)``.
+
+        Thread-safe; raises :class:`mirex.audio.AudioError`.
+        """
+        from . import audio
+
+        return audio.load_segments(path, sr=self.backbone.sample_rate,
+                                   n_samples=self.backbone.segment_samples,
+                                   max_segments=self.max_segments,
+                                   max_duration=self.max_duration)
+
+    def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeddings of prepared clips: ``(n_clips, dim)``."""
+        if self._model is None:
+            self._model = FeatureModel(self.backbone, self.batch_segments)
+        return embed_clips(self._model, prepared)

@@ -1,0 +1,174 @@
+"""The ``mirex`` command: a thin click layer over :mod:`mirex.pipeline`.
+
+Every command logs one line per problem to stderr and ends with a summary;
+the exit status is non-zero only when nothing useful could be done.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+
+import click
+
+from .constants import DEFAULT_VARIANT, ENV_BACKBONES, ENV_MODELS_DIR, ENV_VARIANT
+
+log = logging.getLogger("mirex")
+
+#: Failures listed in full in a summary before it says "and N more".
+SUMMARY_FAILURES = 20
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[mirex] %(levelname)s: %(message)s"))
+    root = logging.getLogger("mirex")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _known_errors():
+    from .backbones import BackboneError
+    from .classifier import ClassifierError
+    from .lists import ListError
+    from .pipeline import PipelineError
+    from .variants import VariantError
+
+    return (BackboneError, ClassifierError, ListError, PipelineError, VariantError)
+
+
+def _report(what: str, report) -> None:
+    click.echo(report.summary(what), err=True)
+    failures = list(report.failures.values())
+    for reason in failures[:SUMMARY_FAILURES]:
+        click.echo(f"  failed: {reason}", err=True)
+    if len(failures) > SUMMARY_FAILURES:
+        click.echo(f"  ... and {len(failures) - SUMMARY_FAILURES} more", err=True)
+
+
+def system_options(func):
+    """Options shared by the MIREX commands: which system, threads, verbosity."""
+
+    @click.option("--variant", "-V", default=None, metavar="LPNKK1|LPNKK2|LPNKK3",
+                  help=f"System to run (default ${ENV_VARIANT} or {DEFAULT_VARIANT}).")
+    @click.option("--backbone", "backbones", multiple=True, metavar="DIR",
+                  type=click.Path(file_okay=False),
+                  help=f"Backbone folder to use instead of the variant's (repeatable; "
+                       f"also ${ENV_BACKBONES}, separated by '{os.pathsep}').")
+    @click.option("--models-dir", type=click.Path(file_okay=False), envvar=ENV_MODELS_DIR,
+                  help=f"Where named backbones live (default ${ENV_MODELS_DIR} or models/).")
+    @click.option("--num-threads", "-n", "num_threads", type=click.IntRange(min=1), default=None,
+                  help="CPU threads to use (default: all cores).")
+    @click.option("-v", "--verbose", count=True, help="More messages (-v progress, -vv debug).")
+    @functools.wraps(func)
+    def wrapper(variant, backbones, models_dir, num_threads, verbose, **kwargs):
+        _setup_logging(verbose + 1)
+        from .embedding import configure_threads
+        from .variants import resolve_extractors, system_name
+
+        configure_threads(num_threads)
+        variant = variant or os.environ.get(ENV_VARIANT) or DEFAULT_VARIANT
+        if not backbones:
+            backbones = tuple(p for p in os.environ.get(ENV_BACKBONES, "").split(os.pathsep) if p)
+        try:
+            extractors = resolve_extractors(variant, backbones, models_dir)
+            system = system_name(variant, backbones)
+            log.info("system %s: %s", system, ", ".join(e.id for e in extractors))
+            return func(extractors=extractors, system=system, num_threads=num_threads, **kwargs)
+        except _known_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mirex-lpnkk")
+def main():
+    """MIREX Train/Test harness for the LPNKK submissions (SampleCNN + SVM)."""
+
+
+@main.command()
+@click.argument("scratch", type=click.Path(file_okay=False))
+@click.argument("list_file", metavar="LIST", type=click.Path(dir_okay=False))
+@system_options
+def extract(scratch, list_file, extractors, system, num_threads):
+    """Cache the embeddings of every file in LIST (extractFeatures.sh)."""
+    from . import pipeline
+
+    _report("extract", pipeline.extract(scratch, list_file, extractors))
+
+
+@main.command()
+@click.argument("scratch", type=click.Path(file_okay=False))
+@click.argument("train_list", metavar="TRAINLIST", type=click.Path(dir_okay=False))
+@click.option("--seed", default=0, show_default=True, help="Seed of the CV folds.")
+@system_options
+def train(scratch, train_list, seed, extractors, system, num_threads):
+    """Fit the SVM on TRAINLIST (path<TAB>label) and save it in SCRATCH (Train.sh)."""
+    from . import pipeline
+
+    report = pipeline.train(scratch, train_list, extractors, system, n_jobs=num_threads or -1,
+                            seed=seed)
+    _report("train", report)
+    search = report.extra["search"]
+    click.echo(f"  classifier: {search.get('method')}, C={search.get('C')}, "
+               f"gamma*dim={search.get('gamma_times_dim', 1.0)}, "
+               f"CV accuracy={search.get('cv_accuracy', float('nan')):.3f}", err=True)
+
+
+@main.command(name="classify")
+@click.argument("scratch", type=click.Path(file_okay=False))
+@click.argument("test_list", metavar="TESTLIST", type=click.Path(dir_okay=False))
+@click.argument("out_list", metavar="OUTLIST", type=click.Path(dir_okay=False))
+@system_options
+def classify(scratch, test_list, out_list, extractors, system, num_threads):
+    """Predict a label for every line of TESTLIST into OUTLIST (Test.sh / Classify.sh)."""
+    from . import pipeline
+
+    _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system))
+
+
+main.add_command(classify, name="test")
+
+
+@main.command(name="train-and-classify")
+@click.argument("scratch", type=click.Path(file_okay=False))
+@click.argument("train_list", metavar="TRAINLIST", type=click.Path(dir_okay=False))
+@click.argument("test_list", metavar="TESTLIST", type=click.Path(dir_okay=False))
+@click.argument("out_list", metavar="OUTLIST", type=click.Path(dir_okay=False))
+@click.option("--seed", default=0, show_default=True, help="Seed of the CV folds.")
+@system_options
+def train_and_classify(scratch, train_list, test_list, out_list, seed, extractors, system,
+                       num_threads):
+    """Train on TRAINLIST, then classify TESTLIST into OUTLIST (TrainAndClassify.sh)."""
+    from . import pipeline
+
+    _report("train", pipeline.train(scratch, train_list, extractors, system,
+                                    n_jobs=num_threads or -1, seed=seed))
+    _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system))
+
+
+@main.command(name="init-backbone")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--name", default="samplecnn-random", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--architecture", type=click.Choice(["paper", "msd-released"]), default="paper",
+              show_default=True, help="3^9 paper model, or the authors' released MSD layout.")
+def init_backbone(folder, name, seed, architecture):
+    """Write an UNTRAINED, seeded random SampleCNN backbone into FOLDER."""
+    from .backbones import create_random_backbone
+    from .backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG
+
+    config = PAPER_CONFIG if architecture == "paper" else MSD_RELEASED_CONFIG
+    backbone = create_random_backbone(folder, name=name, config=config, seed=seed)
+    click.echo(f"{backbone.path}: untrained {architecture} SampleCNN '{name}' "
+               f"(seed {seed}, {backbone.embedding_dim}-d embedding)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,317 @@
+"""The MIREX calls as Python functions: extract, train, classify.
+
+Each takes a scratch folder, list files and a list of feature extractors
+(see :mod:`mirex.variants`), and returns a small report. One bad clip never
+stops a run: it is named in a one-line warning and in the report, training
+goes on without it, and at test time it gets the training prior.
+
+Scratch layout::
+
+    SCRATCH/features/...            the feature store (mirex.cache)
+    SCRATCH/model/<system>/         the trained classifier (mirex.classifier)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import lists
+from .audio import AudioError
+from .cache import FeatureStore, find_stores
+from .classifier import fit_classifier, load_classifier, save_classifier
+from .constants import ENV_FEATURE_STORES
+
+__all__ = ["FeatureTable", "RunReport", "PipelineError", "gather_features", "extract",
+           "train", "classify", "model_dir"]
+
+log = logging.getLogger(__name__)
+
+#: Clips embedded together (their segments share inference batches).
+CHUNK_CLIPS = 8
+#: Seconds between progress lines.
+PROGRESS_EVERY = 10.0
+
+
+class PipelineError(Exception):
+    """Nothing useful could be done; the message says why."""
+
+
+@dataclass
+class FeatureTable:
+    """Features of a list of paths, row ``i`` for ``paths[i]``.
+
+    ``X`` holds NaN rows where ``failures`` has the path's reason.
+    """
+
+    paths: list
+    X: np.ndarray
+    failures: dict = field(default_factory=dict)
+    n_cached: int = 0
+    n_extracted: int = 0
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of rows with features."""
+        return np.array([p not in self.failures for p in self.paths], dtype=bool)
+
+
+@dataclass
+class RunReport:
+    """What a call did, for the terminal summary and for tests."""
+
+    n_items: int
+    n_cached: int = 0
+    n_extracted: int = 0
+    failures: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def summary(self, what: str) -> str:
+        text = (f"{what}: {self.n_items} files, {self.n_cached} from cache, "
+                f"{self.n_extracted} extracted, {len(self.failures)} failed "
+                f"({self.seconds:.1f} s)")
+        return text
+
+
+def model_dir(scratch, system: str) -> Path:
+    """Folder of the trained classifier of ``system`` in ``scratch``."""
+    return Path(scratch) / "model" / system
+
+
+def _open_stores(scratch, create: bool) -> list[FeatureStore]:
+    scratch = Path(scratch)
+    if create:
+        try:
+            scratch.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PipelineError(f"{scratch}: cannot create scratch folder ({exc.strerror})") from None
+    if not scratch.is_dir():
+        raise PipelineError(f"{scratch}: scratch folder does not exist")
+    if not os.access(scratch, os.W_OK | os.X_OK):
+        raise PipelineError(f"{scratch}: scratch folder is not writable")
+    extra = [p for p in os.environ.get(ENV_FEATURE_STORES, "").split(os.pathsep) if p]
+    return find_stores(scratch, extra)
+
+
+def _warn_failure(path: str, reason: str) -> None:
+    log.warning("%s", reason if reason.startswith(path) else f"{path}: {reason}")
+
+
+def _compute(todo, extractors, store, failures, rows, progress_label="extracting"):
+    """Decode each clip once per input spec, embed with every extractor, store.
+
+    ``todo`` is a list of ``(path, key, [extractor indices])``; results go to
+    ``rows[path][extractor index]``. Decoding of the next clips overlaps with
+    inference of the current ones (one decoder thread).
+    """
+    if not todo:
+        return 0
+    specs = {}
+    for index, extractor in enumerate(extractors):
+        specs.setdefault(extractor.input_spec, []).append(index)
+    for index, extractor in enumerate(extractors):
+        store.describe(extractor.id, extractor.info())
+
+    def prepare(item):
+        path, _, needed = item
+        out = {}
+        for spec, members in specs.items():
+            if any(m in needed for m in members):
+                try:
+                    out[spec] = extractors[members[0]].prepare(path)
+                except AudioError as exc:
+                    return exc
+                except (OSError, ValueError, MemoryError) as exc:
+                    return AudioError(path, f"cannot decode ({type(exc).__name__}: {exc})")
+        return out
+
+    done, started, last = 0, time.monotonic(), time.monotonic()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        chunks = [todo[i : i + CHUNK_CLIPS] for i in range(0, len(todo), CHUNK_CLIPS)]
+        pending = pool.submit(lambda c: [prepare(item) for item in c], chunks[0])
+        for number, chunk in enumerate(chunks):
+            prepared = pending.result()
+            if number + 1 < len(chunks):
+                pending = pool.submit(lambda c: [prepare(item) for item in c], chunks[number + 1])
+            good = []
+            for item, result in zip(chunk, prepared):
+                if isinstance(result, AudioError):
+                    failures[item[0]] = str(result)
+                    _warn_failure(item[0], str(result))
+                else:
+                    good.append((item, result))
+            for index, extractor in enumerate(extractors):
+                members = [(item, result) for item, result in good if index in item[2]]
+                if not members:
+                    continue
+                vectors = extractor.embed([result[extractor.input_spec] for _, result in members])
+                for (path, key, _), vector in zip((m[0] for m in members), vectors):
+                    rows.setdefault(path, {})[index] = vector
+                    try:
+                        store.put(extractor.id, key, vector)
+                    except OSError as exc:
+                        log.warning("%s: cannot write cache entry (%s); keeping it in memory",
+                                    store.root, exc.strerror or exc)
+            done += len(chunk)
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY or done == len(todo):
+                rate = done / max(now - started, 1e-9)
+                log.info("%s: %d/%d clips (%.2f clips/s)", progress_label, done, len(todo), rate)
+                last = now
+    return done
+
+
+def gather_features(paths, extractors, stores, extract_missing: bool = True,
+                    warn_missing: bool = False) -> FeatureTable:
+    """Features of ``paths`` from the stores, extracting what is missing.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Audio paths; duplicates are computed once.
+    extractors : list
+        Feature extractors; a row is their embeddings concatenated.
+    stores : list of FeatureStore
+        Read in order; new entries are written to the first.
+    extract_missing : bool
+        Compute what no store holds (else such paths are failures).
+    warn_missing : bool
+        Log a warning naming how many clips were not cached (Train/Test).
+
+    Returns
+    -------
+    FeatureTable
+    """
+    paths = list(paths)
+    dim = sum(e.dim for e in extractors)
+    rows: dict[str, dict[int, np.ndarray]] = {}
+    failures: dict[str, str] = {}
+    todo = []
+    n_cached = 0
+    for path in dict.fromkeys(paths):
+        try:
+            key = next((k for k in (s.indexed_key(path) for s in stores) if k), None)
+            key = key or stores[0].key(path)
+        except FileNotFoundError:
+            failures[path] = f"{path}: file not found"
+        except IsADirectoryError:
+            failures[path] = f"{path}: is a folder, not an audio file"
+        except OSError as exc:
+            failures[path] = f"{path}: cannot read file ({exc.strerror or exc})"
+        if path in failures:
+            _warn_failure(path, failures[path])
+            continue
+        needed = []
+        for index, extractor in enumerate(extractors):
+            vector = None
+            for store in stores:
+                vector = store.get(extractor.id, key)
+                if vector is not None and len(vector) == extractor.dim:
+                    break
+                vector = None
+            if vector is None:
+                needed.append(index)
+            else:
+                rows.setdefault(path, {})[index] = vector
+        if needed:
+            todo.append((path, key, needed))
+        else:
+            n_cached += 1
+    if todo and not extract_missing:
+        for path, _, _ in todo:
+            failures[path] = f"{path}: features not in the cache"
+            _warn_failure(path, failures[path])
+        todo = []
+    if todo and warn_missing:
+        log.warning("%d of %d files were not covered by the feature extraction pass; "
+                    "extracting them now", len(todo), len(set(paths)))
+    _compute(todo, extractors, stores[0], failures, rows)
+    X = np.full((len(paths), dim), np.nan, np.float32)
+    for i, path in enumerate(paths):
+        parts = rows.get(path)
+        if path in failures or parts is None or len(parts) != len(extractors):
+            failures.setdefault(path, f"{path}: no features")
+            continue
+        X[i] = np.concatenate([parts[j] for j in range(len(extractors))])
+    return FeatureTable(paths, X, failures, n_cached, len(todo) - sum(p in failures for p, _, _ in todo))
+
+
+def extract(scratch, list_path, extractors) -> RunReport:
+    """``extractFeatures.sh``: cache the embeddings of every listed file."""
+    started = time.monotonic()
+    paths = lists.read_paths(list_path)
+    stores = _open_stores(scratch, create=True)
+    table = gather_features(paths, extractors, stores)
+    report = RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
+                       time.monotonic() - started)
+    if len(table.failures) == report.n_items:
+        raise PipelineError(f"{list_path}: no file of the list could be processed")
+    return report
+
+
+def _check_extractors(clf, extractors, folder):
+    ids = [e.id for e in extractors]
+    if ids != clf.extractors:
+        raise PipelineError(
+            f"{folder}: the model was trained on features {clf.extractors}, "
+            f"but this call computes {ids} (other variant or changed weights); train again")
+
+
+def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
+          seed: int = 0) -> RunReport:
+    """``Train.sh``: fit the classifier on the training list, save it in scratch."""
+    started = time.monotonic()
+    items = lists.read_labelled(list_path)
+    stores = _open_stores(scratch, create=True)
+    paths = [p for p, _ in items]
+    table = gather_features(paths, extractors, stores, warn_missing=True)
+    ok = table.ok
+    if not ok.any():
+        raise PipelineError(f"{list_path}: no training file could be processed")
+    if not ok.all():
+        log.warning("training without %d file(s) that could not be processed", int((~ok).sum()))
+    labels = [label for (_, label), good in zip(items, ok) if good]
+    dropped = sorted({label for _, label in items} - set(labels))
+    if dropped:
+        log.warning("classes with no usable training file, never predicted: %s", ", ".join(dropped))
+    clf = fit_classifier(table.X[ok], labels, [e.id for e in extractors], seed=seed, n_jobs=n_jobs)
+    folder = model_dir(scratch, system)
+    save_classifier(clf, folder, {"system": system, "train_list": os.path.abspath(list_path),
+                                  "extractor_info": [e.info() for e in extractors]})
+    return RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
+                     time.monotonic() - started, {"search": clf.search, "model": str(folder)})
+
+
+def classify(scratch, list_path, out_path, extractors, system: str) -> RunReport:
+    """``Test.sh`` / ``Classify.sh``: write one prediction line per test line."""
+    started = time.monotonic()
+    paths = lists.read_paths(list_path)
+    folder = model_dir(scratch, system)
+    clf = load_classifier(folder)
+    _check_extractors(clf, extractors, folder)
+    out_dir = Path(out_path).resolve().parent
+    if not out_dir.is_dir():
+        raise PipelineError(f"{out_path}: output folder does not exist")
+    stores = _open_stores(scratch, create=False)
+    table = gather_features(paths, extractors, stores, warn_missing=True)
+    ok = table.ok
+    predictions = np.array([clf.prior] * len(paths), dtype=object)
+    if ok.any():
+        predictions[ok] = clf.predict(table.X[ok])
+    if not ok.all():
+        log.warning("%d test line(s) without features get the training prior %r",
+                    int((~ok).sum()), clf.prior)
+    lists.write_labelled(out_path, zip(paths, predictions))
+    report = RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
+                       time.monotonic() - started, {"n_lines": len(paths)})
+    if not ok.any():
+        raise PipelineError(f"{list_path}: no test file could be processed "
+                            f"(all {len(paths)} lines got the prior '{clf.prior}')")
+    return report
