@@ -51,7 +51,10 @@ def _lines(path: str | os.PathLike) -> list[tuple[int, str]]:
         # Latin-1 never fails; a list written by an older tool keeps its paths.
         text = raw.decode("latin-1")
     lines = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on LF only (CR stripped): str.splitlines would also break paths
+    # at form feeds, U+2028 and other characters a file name may contain.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
         if line.strip():
             lines.append((number, line))
     if not lines:

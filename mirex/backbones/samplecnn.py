@@ -34,6 +34,7 @@ __all__ = [
     "build_samplecnn",
     "block_output_name",
     "block_widths",
+    "multiply_adds",
 ]
 
 #: The 3^9 model of the SMC 2017 paper: about 1.9 M parameters, 1.73 G
@@ -153,3 +154,23 @@ def build_samplecnn(
                            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
                            name="output")(x)
     return keras.Model(inputs, outputs, name="samplecnn")
+
+
+def multiply_adds(config: dict, segment_samples: int = SEGMENT_SAMPLES) -> int:
+    """Multiply-adds of one forward pass over one segment (convolutions + head).
+
+    Batch-norm, ReLU and pooling are not counted. The paper model costs
+    about 1.73 G multiply-adds per 59049-sample segment.
+    """
+    config = validate_config(config, segment_samples)
+    widths = config["widths"]
+    steps, channels, total = segment_samples, 1, 0
+    for i, width in enumerate(widths, start=1):
+        kernel = 1 if i == len(widths) else 3
+        if i == 1:
+            steps //= 3
+        total += steps * kernel * channels * width
+        if 1 < i < len(widths):
+            steps //= 3
+        channels = width
+    return total + channels * int(config["n_outputs"])

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from mirex.classifier import ClassifierError, fit_classifier, load_classifier, save_classifier
+
+
+def blobs(n_per_class=10, dim=20, classes=("a", "b", "c"), seed=0, spread=1.0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((len(classes), dim)) * 3
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, dim)) for c in centres])
+    y = [label for label in classes for _ in range(n_per_class)]
+    return X.astype(np.float32), y
+
+
+def test_fits_separable_classes_and_reports_the_search():
+    X, y = blobs()
+    clf = fit_classifier(X, y, ["ex1"])
+    assert (clf.predict(X) == np.array(y, dtype=object)).mean() == 1.0
+    assert clf.search["cv_accuracy"] > 0.9 and "5-fold" in clf.search["method"]
+    assert clf.labels == ["a", "b", "c"] and clf.extractors == ["ex1"]
+
+
+def test_search_picks_from_the_grid_by_cross_validation():
+    X, y = blobs(spread=4.0, seed=1)
+    clf = fit_classifier(X, y)
+    assert clf.search["C"] in (0.1, 1.0, 10.0, 100.0)
+    assert clf.search["gamma_times_dim"] in (0.25, 1.0, 4.0)
+
+
+def test_tiny_classes_shrink_the_cv_and_single_clips_skip_it():
+    X, y = blobs(n_per_class=3)
+    assert "3-fold" in fit_classifier(X, y).search["method"]
+    X2, y2 = X[:7], y[:7]  # 'c' has a single clip
+    clf = fit_classifier(X2, y2)
+    assert clf.search["method"].startswith("defaults")
+    assert set(clf.predict(X2)) <= {"a", "b", "c"}
+
+
+def test_single_class_predicts_it_and_prior_is_most_frequent():
+    X, _ = blobs(n_per_class=4)
+    clf = fit_classifier(X[:5], ["only"] * 5)
+    assert list(clf.predict(X[:3])) == ["only"] * 3
+    clf = fit_classifier(X[:10], ["a"] * 3 + ["b"] * 7)
+    assert clf.prior == "b"
+
+
+def test_rejects_bad_training_data():
+    with pytest.raises(ClassifierError):
+        fit_classifier(np.zeros((0, 3)), [])
+    with pytest.raises(ClassifierError, match="NaN"):
+        fit_classifier(np.full((4, 3), np.nan), ["a", "a", "b", "b"])
+
+
+def test_save_load_round_trip_and_tamper_refusal(tmp_path):
+    X, y = blobs()
+    clf = fit_classifier(X, y, ["ex1"])
+    save_classifier(clf, tmp_path / "m")
+    again = load_classifier(tmp_path / "m")
+    assert list(again.predict(X)) == list(clf.predict(X)) and again.prior == clf.prior
+    pickle_file = tmp_path / "m" / "classifier.pkl"
+    pickle_file.write_bytes(pickle_file.read_bytes() + b"\x00")
+    with pytest.raises(ClassifierError, match="refusing"):
+        load_classifier(tmp_path / "m")
+    with pytest.raises(ClassifierError, match="Train"):
+        load_classifier(tmp_path / "nothing")

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from mirex.backbones import load_backbone
+from mirex.constants import SEGMENT_SAMPLES
+from mirex.embedding import FeatureModel, SampleCNNExtractor, embed_clips, pool_segments
+
+
+@pytest.fixture(scope="module")
+def backbone(tiny_models):
+    return load_backbone(tiny_models / "samplecnn-msd")
+
+
+@pytest.fixture(scope="module")
+def feature_model(backbone):
+    return FeatureModel(backbone, batch_segments=4)
+
+
+def segments(n, seed=0):
+    return (0.3 * np.random.default_rng(seed).standard_normal((n, SEGMENT_SAMPLES))).astype(np.float32)
+
+
+def test_segment_features_are_time_maxima_of_the_last_three_blocks(backbone, feature_model):
+    import keras
+
+    x = segments(3)
+    model = backbone.build()
+    taps = keras.Model(model.input, [model.get_layer(n).output for n in backbone.feature_layers])
+    expected = np.concatenate([np.asarray(t).max(axis=1) for t in taps(x[..., None])], axis=1)
+    got = feature_model.segment_features(x)
+    assert got.shape == (3, backbone.embedding_dim)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_clip_embedding_is_the_mean_over_its_segments(feature_model):
+    x = segments(5)
+    per_segment = feature_model.segment_features(x)
+    np.testing.assert_allclose(embed_clips(feature_model, [x])[0], per_segment.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(pool_segments(per_segment), per_segment.mean(axis=0), rtol=1e-6)
+
+
+def test_embedding_does_not_depend_on_batch_company(feature_model):
+    a, b, c = segments(3, 1), segments(2, 2), segments(6, 3)
+    alone = embed_clips(feature_model, [a])[0]
+    in_company = embed_clips(feature_model, [b, a, c])[1]
+    np.testing.assert_allclose(alone, in_company, rtol=1e-5, atol=1e-6)
+
+
+def test_distinct_inputs_give_distinct_embeddings(feature_model):
+    e = embed_clips(feature_model, [segments(2, 1), segments(2, 9) * 0.1])
+    assert not np.allclose(e[0], e[1])
+
+
+def test_extractor_id_changes_with_weights_and_parameters(tiny_models):
+    msd = SampleCNNExtractor(load_backbone(tiny_models / "samplecnn-msd"))
+    mtt = SampleCNNExtractor(load_backbone(tiny_models / "samplecnn-mtt"))
+    fewer = SampleCNNExtractor(load_backbone(tiny_models / "samplecnn-msd"), max_segments=3)
+    assert len({msd.id, mtt.id, fewer.id}) == 3
+    assert msd.id == SampleCNNExtractor(load_backbone(tiny_models / "samplecnn-msd")).id
+    assert msd.input_spec == mtt.input_spec != fewer.input_spec
+
+
+def test_extractor_prepares_and_embeds_a_file(tiny_models, tone_task):
+    ex = SampleCNNExtractor(load_backbone(tiny_models / "samplecnn-msd"))
+    prepared = ex.prepare(tone_task[0][0])
+    assert prepared.shape == (1, SEGMENT_SAMPLES)  # a 3-s clip holds one segment
+    vectors = ex.embed([prepared, ex.prepare(tone_task[-1][0])])
+    assert vectors.shape == (2, ex.dim) and np.isfinite(vectors).all()
