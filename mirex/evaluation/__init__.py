@@ -6,7 +6,17 @@
   cleaning, track matching, per-fold and pooled (normalised) accuracy, and
   detection of invalid submissions;
 * :mod:`~mirex.evaluation.significance` -- Friedman's test with Tukey-Kramer
-  comparisons of mean ranks.
+  comparisons of mean ranks;
+* :mod:`~mirex.evaluation.report` -- the organizers' CSV files, confusion
+  matrix images, per-submission reports and one self-contained HTML page.
+
+Typical use::
+
+    from mirex.evaluation import read_ground_truth, read_prediction_file, score_fold, write_report
+
+    scores = [score_fold(read_ground_truth(gt), read_prediction_file(out), fold=k)
+              for k, (gt, out) in enumerate(zip(truth_files, output_files))]
+    write_report("results/", {"LPNKK1": scores})
 """
 
 from .folds import fold_lists, make_folds, read_groups, write_fold_lists
@@ -23,6 +33,7 @@ from .scoring import (
     score_folds,
     track_key,
 )
+from .report import format_summary, plot_confusion, write_report
 from .significance import describe, friedman_tukey
 
 __all__ = [
@@ -34,8 +45,10 @@ __all__ = [
     "clean_label",
     "describe",
     "fold_lists",
+    "format_summary",
     "friedman_tukey",
     "make_folds",
+    "plot_confusion",
     "read_ground_truth",
     "read_groups",
     "read_prediction_file",
@@ -43,4 +56,5 @@ __all__ = [
     "score_folds",
     "track_key",
     "write_fold_lists",
+    "write_report",
 ]

@@ -242,6 +242,8 @@ class FoldScore:
         Errors of the submission; empty for a valid one.
     fold : int or None
         0-based fold index, when known.
+    truth : dict of str to str
+        Cleaned true label of every test track, by track key.
     """
 
     accuracy: float
@@ -255,6 +257,7 @@ class FoldScore:
     n_correct: int
     problems: tuple = field(default_factory=tuple)
     fold: int | None = None
+    truth: dict = field(default_factory=dict)
 
     @property
     def classes(self) -> tuple:
@@ -421,6 +424,7 @@ def score_fold(
         n_correct=correct,
         problems=tuple(problems),
         fold=fold,
+        truth={key: label for key, (_, label) in truth.items()},
     )
 
 
