@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:  make demo  (install + run the demo)  and  make test.
+# Everything lands in .venv; data and caches go to cache/ (outside git).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test demo bench clean help
+
+help:
+	@echo "make install  create .venv and install the package (+ test tools)"
+	@echo "make test     install if needed, run the test suite"
+	@echo "make demo     install if needed, run the MIREX dry run on a generated task"
+	@echo "make bench    install if needed, print extraction/SVM benchmarks as JSON"
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m mirex.cli demo
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_extraction.py
+	$(PY) benchmarks/bench_extraction.py --variant LPNKK3
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
