@@ -170,5 +170,79 @@ def init_backbone(folder, name, seed, architecture):
                f"(seed {seed}, {backbone.embedding_dim}-d embedding)")
 
 
+def _systems(value: str) -> list[str]:
+    from .variants import SYSTEMS, system_name
+
+    names = [system_name(v.strip()) for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
+    return names
+
+
+@main.command(name="make-folds")
+@click.argument("list_file", metavar="LABELLED_LIST", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--folds", "n_folds", default=3, show_default=True, type=click.IntRange(min=2))
+@click.option("--groups", type=click.Path(exists=True, dir_okay=False),
+              help="path<TAB>artist file: no artist is split across folds.")
+@click.option("--seed", default=0, show_default=True)
+def make_folds_command(list_file, out_dir, n_folds, groups, seed):
+    """Write stratified (artist-filtered) MIREX fold lists for LABELLED_LIST into OUT_DIR."""
+    _setup_logging(1)
+    from .dryrun import make_fold_files
+    from .lists import ListError
+
+    try:
+        _, _, folds, written = make_fold_files(list_file, out_dir, n_folds, groups, seed)
+    except (ListError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("list_file", metavar="LABELLED_LIST", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--systems", default=DEFAULT_VARIANT, show_default=True,
+              help="Comma-separated systems: LPNKK1, LPNKK2, LPNKK3, mfcc-svm.")
+@click.option("--folds", "n_folds", default=3, show_default=True, type=click.IntRange(min=2))
+@click.option("--groups", type=click.Path(exists=True, dir_okay=False),
+              help="path<TAB>artist file for artist filtering.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the fold assignment.")
+@click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Folds run at the same time, each in its own scratch folder.")
+@click.option("--num-threads", "-n", "num_threads", type=click.IntRange(min=1), default=None,
+              help="-numThreads passed to every MIREX script.")
+def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_threads):
+    """Run the MIREX protocol on LABELLED_LIST (folds, bin/ scripts, scoring, report)."""
+    _setup_logging(1)
+    from .dryrun import dry_run
+    from .lists import ListError
+
+    try:
+        outcome = dry_run(list_file, out_dir, _systems(systems), n_folds, groups, seed,
+                          parallel, num_threads)
+    except (ListError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(outcome["summary"])
+    click.echo(f"Report: {outcome['report']['html']}")
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Working folder (default: cache/demo in the project).")
+@click.option("--clips-per-class", default=20, show_default=True, type=click.IntRange(min=3))
+@click.option("--classes", "n_classes", default=5, show_default=True, type=click.IntRange(min=2))
+@click.option("--duration", default=30.0, show_default=True, help="Seconds per clip.")
+def demo(out_dir, clips_per_class, n_classes, duration):
+    """Generate a small task and run the MIREX dry run on it (make demo)."""
+    _setup_logging(1)
+    from .demo import DEFAULT_DEMO_DIR, run_demo
+
+    run_demo(out_dir or DEFAULT_DEMO_DIR, n_classes=n_classes, clips_per_class=clips_per_class,
+             duration=duration, echo=click.echo)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

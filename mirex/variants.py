@@ -4,6 +4,7 @@
 ``LPNKK1``   SampleCNN trained on MSD-style tags (backbone ``samplecnn-msd``)
 ``LPNKK2``   SampleCNN from a second label source (backbone ``samplecnn-mtt``)
 ``LPNKK3``   both embeddings, concatenated (LPNKK1 first)
+``mfcc-svm``  peer: MFCC + delta statistics (see :mod:`mirex.peers`)
 ===========  ==============================================================
 
 Backbones are looked up by name in a models folder: ``--models-dir``, else
@@ -20,9 +21,10 @@ from pathlib import Path
 from .backbones import BackboneError, load_backbone
 from .constants import DEFAULT_VARIANT, ENV_MODELS_DIR
 from .embedding import SampleCNNExtractor
+from .peers import PEERS
 
 __all__ = ["VARIANTS", "VariantError", "default_models_dir", "resolve_extractors",
-           "system_name"]
+           "system_name", "SYSTEMS"]
 
 #: Backbone names of each variant, in feature order.
 VARIANTS = {
@@ -30,6 +32,10 @@ VARIANTS = {
     "LPNKK2": ("samplecnn-mtt",),
     "LPNKK3": ("samplecnn-msd", "samplecnn-mtt"),
 }
+
+
+#: Every system name that ``--variant`` accepts.
+SYSTEMS = tuple(VARIANTS) + tuple(PEERS)
 
 
 class VariantError(Exception):
@@ -49,7 +55,8 @@ def system_name(variant: str | None, backbones=()) -> str:
     if backbones:
         names = [Path(b).name for b in backbones]
         return "custom-" + "+".join(names)
-    return (variant or DEFAULT_VARIANT).upper()
+    name = variant or DEFAULT_VARIANT
+    return name.lower() if name.lower() in PEERS else name.upper()
 
 
 def resolve_extractors(variant: str | None = None, backbones=(), models_dir=None,
@@ -59,7 +66,8 @@ def resolve_extractors(variant: str | None = None, backbones=(), models_dir=None
     Parameters
     ----------
     variant : str or None
-        ``LPNKK1``, ``LPNKK2`` or ``LPNKK3`` (case-insensitive); default
+        ``LPNKK1``, ``LPNKK2``, ``LPNKK3`` (case-insensitive) or a peer
+        system of :data:`mirex.peers.PEERS`; default
         :data:`mirex.constants.DEFAULT_VARIANT`.
     backbones : sequence of path
         Backbone folders that replace the variant's list when given.
@@ -76,9 +84,11 @@ def resolve_extractors(variant: str | None = None, backbones=(), models_dir=None
     if backbones:
         folders = [Path(b) for b in backbones]
     else:
-        key = (variant or DEFAULT_VARIANT).upper()
+        key = system_name(variant)
+        if key in PEERS:
+            return PEERS[key]()
         if key not in VARIANTS:
-            raise VariantError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+            raise VariantError(f"unknown variant {variant!r}; choose one of {', '.join(SYSTEMS)}")
         root = Path(models_dir) if models_dir else default_models_dir()
         folders = [root / name for name in VARIANTS[key]]
     extractors = []
