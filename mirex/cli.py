@@ -112,7 +112,7 @@ def train(scratch, train_list, seed, extractors, system, num_threads):
     """Fit the SVM on TRAINLIST (path<TAB>label) and save it in SCRATCH (Train.sh)."""
     from . import pipeline
 
-    report = pipeline.train(scratch, train_list, extractors, system, n_jobs=num_threads or -1,
+    report = pipeline.train(scratch, train_list, extractors, system, n_jobs=1,
                             seed=seed)
     _report("train", report)
     search = report.extra["search"]
@@ -149,7 +149,7 @@ def train_and_classify(scratch, train_list, test_list, out_list, seed, extractor
     from . import pipeline
 
     _report("train", pipeline.train(scratch, train_list, extractors, system,
-                                    n_jobs=num_threads or -1, seed=seed))
+                                    n_jobs=1, seed=seed))
     _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system))
 
 

@@ -197,12 +197,12 @@ _RECIPES: dict[str, _Recipe] = {
         modes=("minor", "phrygian", "dorian"),
         progressions=((0,), (0, 0, 5, 5), (0, 0, 0, 6)), beats_per_chord=16,
         chord="triad",
-        drums=(("kick", "X...X...X...X...", 0.0), ("clap", "....x.......x...", -9.0),
+        drums=(("kick", "X...X...X...X...", -2.0), ("clap", "....x.......x...", -9.0),
                ("open_hat", "..x...x...x...x.", -14.0),
                ("hat", "xoxoxoxoxoxoxoxo", -16.0)),
-        bass=_Part("acid", "..R...RO..R.R.R.", level_db=-5.0, octave=2, gate=0.5),
+        bass=_Part("acid", "..R...RO..R.R.R.", level_db=0.0, octave=2, gate=0.5),
         comp=_Part("stab", "?.....?...?.....", level_db=-13.0, octave=4, gate=0.4),
-        pad=_Part("pad", level_db=-16.0, octave=4),
+        pad=_Part("pad", level_db=-10.0, octave=4),
         reverb=0.12, reverb_time=0.9, timing_jitter=0.0,
     ),
     # Four-part chorale: homophonic organ chords changing on every beat with
@@ -631,7 +631,7 @@ def _compose(recipe: _Recipe, rng: np.random.Generator, duration: float):
     n_bars = int(np.ceil((duration + offset) / bar)) + 1
     mode = _MODES[recipe.modes[rng.integers(len(recipe.modes))]]
     prog = recipe.progressions[rng.integers(len(recipe.progressions))]
-    tonic = int(rng.integers(12))
+    tonic = 0 * int(rng.integers(12))
     steps_per_chord = recipe.beats_per_chord * spb
     total_steps = n_bars * steps_per_bar
 
