@@ -631,7 +631,7 @@ def _compose(recipe: _Recipe, rng: np.random.Generator, duration: float):
     n_bars = int(np.ceil((duration + offset) / bar)) + 1
     mode = _MODES[recipe.modes[rng.integers(len(recipe.modes))]]
     prog = recipe.progressions[rng.integers(len(recipe.progressions))]
-    tonic = 0 * int(rng.integers(12))
+    tonic = int(rng.integers(12))
     steps_per_chord = recipe.beats_per_chord * spb
     total_steps = n_bars * steps_per_bar
 
