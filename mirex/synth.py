@@ -52,7 +52,7 @@ __all__ = ["GENRES", "synthesize_clip", "make_task"]
 
 #: Version of the synthesis algorithm; recorded by :func:`make_task` so that a
 #: task written by another version is regenerated rather than reused.
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2
 
 #: Length of one wavetable cycle, in samples (a power of two).
 _TABLE = 2048
@@ -375,20 +375,21 @@ def _wavetable(tilt: float, even: float, nh: int, f0: float, sr: int) -> np.ndar
 
 
 def _envelope(m: int, length: int, sr: int, attack: float, decay: float,
-              sustain: float, release: float) -> np.ndarray:
-    """Amplitude envelope of a note, shape ``(m,)``.
+              sustain: float, release: float, skip: int = 0) -> np.ndarray:
+    """Amplitude envelope of a note, samples ``skip`` to ``skip + m``, shape ``(m,)``.
 
     Linear attack of ``attack`` s, exponential decay (time constant ``decay``
     s) towards ``sustain``, then a linear release of ``release`` s that starts
     at sample ``length`` (the end of the sounding note).
     """
-    k = np.arange(m, dtype=np.float32)
+    k = np.arange(skip, skip + m, dtype=np.float32)
     env = np.minimum(k / max(attack * sr, 1.0), 1.0)
     if sustain < 1.0:
         env *= sustain + (1.0 - sustain) * np.exp(-k / (decay * sr))
-    if m > length:
-        rel = 1.0 - (k[length:] - length) / max(release * sr, 1.0)
-        env[length:] *= np.clip(rel, 0.0, 1.0)
+    first = max(length - skip, 0)
+    if m > first:
+        rel = 1.0 - (k[first:] - length) / max(release * sr, 1.0)
+        env[first:] *= np.clip(rel, 0.0, 1.0)
     return env
 
 
@@ -417,23 +418,24 @@ def _karplus_strong(f0: float, m: int, sr: int, decay: float, smooth: int,
 
 
 def _render_note(name: str, p: dict, midi: float, length: int, m: int, sr: int,
-                 rng: np.random.Generator, tables: dict) -> np.ndarray:
+                 rng: np.random.Generator, tables: dict, skip: int = 0) -> np.ndarray:
     """Render one note of instrument ``name``, shape ``(m,)``, peak about 1.
 
-    ``length`` is the sounding length in samples; ``m`` (at most ``length``
-    plus the release) is how many samples are wanted.
+    ``length`` is the sounding length in samples; samples ``skip`` to
+    ``skip + m`` of the note (counted from its onset) are rendered, so that
+    the part of a note before the clip starts costs nothing.
     """
     f0 = _midi_to_hz(midi)
     kind = p["kind"]
-    t = np.arange(m, dtype=np.float64) / sr
-    if kind == "pluck":
-        out = _karplus_strong(f0, m, sr, p["decay"], int(p["smooth"]), rng)
-        return out * _envelope(m, length, sr, 0.0, 1.0, 1.0, p["release"])
+    t = np.arange(skip, skip + m, dtype=np.float64) / sr
+    if kind == "pluck":  # a recursion: render from the onset
+        out = _karplus_strong(f0, skip + m, sr, p["decay"], int(p["smooth"]), rng)[skip:]
+        return out * _envelope(m, length, sr, 0.0, 1.0, 1.0, p["release"], skip)
     if kind == "fm":
         index = p["index"] * np.exp(-t / p["index_tau"])
         ph = 2.0 * np.pi * f0 * t + rng.uniform(0, 2 * np.pi)
         out = np.sin(ph + index * np.sin(p["ratio"] * ph)).astype(np.float32)
-        env = _envelope(m, length, sr, p["attack"], p["decay"], 0.0, p["release"])
+        env = _envelope(m, length, sr, p["attack"], p["decay"], 0.0, p["release"], skip)
         if "trem" in p:
             env *= (1.0 - p["trem"] * (0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * t))).astype(np.float32)
         return out * env
@@ -461,7 +463,8 @@ def _render_note(name: str, p: dict, midi: float, length: int, m: int, sr: int,
         if bright is not None:
             out += bright[idx] * np.exp(-t / p["bright_tau"]).astype(np.float32)
     out *= 1.0 / len(detunes)
-    env = _envelope(m, length, sr, p["attack"], p["decay"], p["sustain"], p["release"])
+    env = _envelope(m, length, sr, p["attack"], p["decay"], p["sustain"], p["release"],
+                    skip)
     if "trem" in p:
         rate = rng.uniform(0.1, 0.4)
         env *= (1.0 - p["trem"] * (0.5 + 0.5 * np.sin(2 * np.pi * rate * t))).astype(np.float32)
@@ -900,11 +903,12 @@ def synthesize_clip(genre: str, seed: int, duration: float = 30.0,
         for t0, length_s, midi, vel, level in notes[key]:
             start = int(round(t0 * sr))
             length = max(int(round(length_s * sr)), 1)
-            m = min(length + int(params["release"] * sr) + 1, n - start)
-            if m <= 0 or start + m <= 0:
+            skip = max(-start, 0)  # samples of the note before the clip starts
+            m = min(length + int(params["release"] * sr) + 1, n - start) - skip
+            if m <= 0:
                 continue
-            sig = _render_note(name, params, midi, length, m, sr, rng, tables)
-            _add(part, sig * np.float32(vel * 10.0 ** (level / 20.0)), start)
+            sig = _render_note(name, params, midi, length, m, sr, rng, tables, skip)
+            _add(part, sig * np.float32(vel * 10.0 ** (level / 20.0)), start + skip)
         mix += part
     for name in sorted(hits):
         sample = _drum(name, rng, sr)

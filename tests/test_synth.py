@@ -157,15 +157,34 @@ def test_rms_exact_without_gain_jitter():
 # ---------------------------------------------------------------- musical content
 
 
+@pytest.fixture(scope="module")
+def dominant_pitch_classes():
+    """Per genre: the strongest chroma bin of 12 clips (seeds 0-11) of 3 s."""
+    out = {}
+    for g in synth.GENRES:
+        out[g] = [int(np.argmax(_chroma(_stft_power(synth.synthesize_clip(g, s, 3.0), 4096, 2048)
+                                        .sum(0), SR, 4096)))
+                  for s in range(12)]
+    return out
+
+
 @pytest.mark.parametrize("genre", synth.GENRES)
-def test_key_varies_within_class(genre):
-    """The dominant pitch class changes with the seed: no fixed key per class."""
-    tonics = set()
-    for seed in range(8):
-        y = synth.synthesize_clip(genre, seed, duration=3.0)
-        power = _stft_power(y, 4096, 2048).sum(0)
-        tonics.add(int(np.argmax(_chroma(power, SR, 4096))))
-    assert len(tonics) >= 3, (genre, tonics)
+def test_key_varies_within_class(genre, dominant_pitch_classes):
+    """No pitch class identifies a class: the dominant one moves with the seed.
+
+    With a random key, 12 clips put at most 4 on one pitch class; a key fixed
+    per class puts 4-11 there (and 6 or more for all genres but chorale).
+    """
+    counts = np.bincount(dominant_pitch_classes[genre], minlength=12)
+    assert counts.max() <= 5, (genre, counts)
+    assert (counts > 0).sum() >= 5, (genre, counts)
+
+
+def test_key_varies_over_all_genres(dominant_pitch_classes):
+    """Pooled over genres, the most common pitch class per genre stays rare
+    (random keys: sum about 21; one key per genre: about 55)."""
+    total = sum(np.bincount(v).max() for v in dominant_pitch_classes.values())
+    assert total <= 32, total
 
 
 def test_rhythmic_texture_differs_between_genres(corpus):
