@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Frames read from the file per block while streaming.
 BLOCK_FRAMES = 1 << 16
+#: Frames per read when salvaging the readable part of a damaged file.
+SALVAGE_FRAMES = 1 << 10
 
 
 class AudioError(Exception):
@@ -41,6 +43,14 @@ class AudioError(Exception):
         self.path = os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's complaint in a few plain words."""
+    text = str(exc).split(":", 1)[-1].strip() if ":" in str(exc) else str(exc).strip()
+    if "does not exist" in text:  # what libsndfile says of some garbage it cannot parse
+        return "unrecognised or corrupt audio data"
+    return text.rstrip(".") or type(exc).__name__
 
 
 def _open(path) -> sf.SoundFile:
@@ -57,8 +67,7 @@ def _open(path) -> sf.SoundFile:
     try:
         return sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
-        raise AudioError(path, f"not a readable audio file ({reason})") from None
+        raise AudioError(path, f"not a readable audio file ({_reason(exc)})") from None
     except OSError as exc:
         raise AudioError(path, f"cannot open file ({exc.strerror or exc})") from None
 
@@ -99,15 +108,23 @@ def load(
         if sr_in <= 0:
             raise AudioError(path, f"invalid sample rate {sr_in}")
         stream = None if sr_in == sr else soxr.ResampleStream(sr_in, sr, 1, dtype="float32")
-        blocks, n_out, n_bad = [], 0, 0
+        blocks, n_out, n_bad, first = [], 0, 0, None
+        block_frames = BLOCK_FRAMES
         while limit is None or n_out < limit:
+            position = handle.tell()
             try:
-                block = handle.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                block = handle.read(block_frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
+                if block_frames > SALVAGE_FRAMES and handle.seekable():
+                    # Corrupt or truncated data in this block: go back and read
+                    # it in small pieces, to keep everything before the damage.
+                    handle.seek(position)
+                    block_frames = SALVAGE_FRAMES
+                    continue
                 if not blocks:
-                    raise AudioError(path, f"decoding failed ({exc})") from None
+                    raise AudioError(path, f"decoding failed ({_reason(exc)})") from None
                 log.warning("%s: decoding stopped early (%s); using the first %.1f s",
-                            path, exc, n_out / sr)
+                            path, _reason(exc), n_out / sr)
                 break
             if len(block) == 0:
                 break
@@ -116,6 +133,8 @@ def load(
             if not finite.all():
                 n_bad += int((~finite).sum())
                 mono = np.where(finite, mono, np.float32(0.0))
+            if first is None:
+                first = mono
             out = mono if stream is None else stream.resample_chunk(mono)
             blocks.append(np.asarray(out, dtype=np.float32))
             n_out += len(out)
@@ -124,10 +143,17 @@ def load(
     if n_bad:
         log.warning("%s: %d non-finite samples (NaN/Inf) replaced by 0", path, n_bad)
     y = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    if y.size == 0 and first is not None and first.size:
+        # A handful of samples is too few for the resampler's filter: interpolate.
+        n = max(1, int(round(first.size * sr / sr_in)))
+        y = np.interp(np.arange(n) * sr_in / sr, np.arange(first.size), first).astype(np.float32)
     if limit is not None:
         y = y[:limit]
     if y.size == 0:
         raise AudioError(path, "no audio samples in file")
+    if not np.any(y):
+        log.warning("%s: all-silent clip (every sample is 0); its features are those of silence",
+                    path)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
