@@ -1,0 +1,1 @@
+"""Pre-training and distillation support: unlabelled corpora and their tooling."""
