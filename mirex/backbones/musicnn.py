@@ -449,7 +449,7 @@ def feature_model(model):
         "mean_pool": model.get_layer("mean_pool").output,
         "penultimate": model.get_layer("penultimate_bn").output,
     }
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+    return keras.Model(model.input, outputs, name=f"{model.name}_features")
 
 
 # ---------------------------------------------------------------------------
