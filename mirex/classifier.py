@@ -40,7 +40,6 @@ GAMMA_FACTORS = (0.25, 1.0, 4.0)
 #: Most cross-validation folds used by the search.
 MAX_CV_FOLDS = 5
 
-PICKLE_NAME = "classifier.pkl"
 MANIFEST_NAME = "classifier.json"
 FORMAT = "mirex-classifier/1"
 
@@ -164,12 +163,16 @@ def save_classifier(clf: Classifier, folder: str | os.PathLike, info: dict | Non
     payload = io.BytesIO()
     pickle.dump(clf.pipeline, payload, protocol=pickle.HIGHEST_PROTOCOL)
     data = payload.getvalue()
-    tmp = folder / f".{PICKLE_NAME}.{os.getpid()}.tmp"
+    digest = hashlib.sha256(data).hexdigest()
+    # The pickle's name carries its checksum and the manifest is replaced last,
+    # so a run killed at any moment leaves the old model or the new one, whole.
+    name = f"classifier-{digest[:16]}.pkl"
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, folder / PICKLE_NAME)
+    os.replace(tmp, folder / name)
     manifest = {
         "format": FORMAT,
         "labels": clf.labels,
@@ -177,10 +180,13 @@ def save_classifier(clf: Classifier, folder: str | os.PathLike, info: dict | Non
         "extractors": clf.extractors,
         "search": clf.search,
         "sklearn_version": sklearn.__version__,
-        "pickle": {"file": PICKLE_NAME, "sha256": hashlib.sha256(data).hexdigest()},
+        "pickle": {"file": name, "sha256": digest},
         **(info or {}),
     }
     atomic_write_text(folder / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    for stale in folder.glob("classifier-*.pkl"):
+        if stale.name != name:
+            stale.unlink(missing_ok=True)
     return folder
 
 
@@ -195,12 +201,15 @@ def load_classifier(folder: str | os.PathLike) -> Classifier:
         raise ClassifierError(f"{folder / MANIFEST_NAME}: unreadable ({exc})") from None
     if manifest.get("format") != FORMAT:
         raise ClassifierError(f"{folder / MANIFEST_NAME}: not a classifier manifest")
+    name = str(manifest.get("pickle", {}).get("file", ""))
+    if not name or os.path.basename(name) != name:
+        raise ClassifierError(f"{folder / MANIFEST_NAME}: bad model file name {name!r}")
     try:
-        data = (folder / manifest["pickle"]["file"]).read_bytes()
+        data = (folder / name).read_bytes()
     except OSError as exc:
         raise ClassifierError(f"{folder}: model file unreadable ({exc})") from None
     if hashlib.sha256(data).hexdigest() != manifest["pickle"]["sha256"]:
-        raise ClassifierError(f"{folder / PICKLE_NAME}: checksum differs from the manifest; "
+        raise ClassifierError(f"{folder / manifest['pickle']['file']}: checksum differs from the manifest; "
                               "refusing to unpickle it")
     pipeline = pickle.loads(data)
     return Classifier(pipeline, list(manifest["labels"]), manifest["prior"],

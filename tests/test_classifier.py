@@ -57,9 +57,17 @@ def test_save_load_round_trip_and_tamper_refusal(tmp_path):
     save_classifier(clf, tmp_path / "m")
     again = load_classifier(tmp_path / "m")
     assert list(again.predict(X)) == list(clf.predict(X)) and again.prior == clf.prior
-    pickle_file = tmp_path / "m" / "classifier.pkl"
+    (pickle_file,) = (tmp_path / "m").glob("classifier-*.pkl")
     pickle_file.write_bytes(pickle_file.read_bytes() + b"\x00")
     with pytest.raises(ClassifierError, match="refusing"):
         load_classifier(tmp_path / "m")
     with pytest.raises(ClassifierError, match="Train"):
         load_classifier(tmp_path / "nothing")
+
+
+def test_retraining_replaces_the_model_whole(tmp_path):
+    X, y = blobs()
+    save_classifier(fit_classifier(X, y, ["first"]), tmp_path / "m")
+    save_classifier(fit_classifier(X[:20], y[:20], ["second"]), tmp_path / "m")
+    assert len(list((tmp_path / "m").glob("classifier-*.pkl"))) == 1
+    assert load_classifier(tmp_path / "m").extractors == ["second"]
