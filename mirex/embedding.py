@@ -93,20 +93,28 @@ class FeatureModel:
         -------
         features : np.ndarray [shape=(n_segments, dim), dtype=float32]
         """
-        segments = np.asarray(segments, dtype=np.float32)
-        n_seg, n = segments.shape
-        if n != self.backbone.segment_samples:
-            raise ValueError(f"segments hold {n} samples, the backbone expects "
-                             f"{self.backbone.segment_samples}")
-        out = np.empty((n_seg, self.dim), np.float32)
-        b = self.batch_segments
-        for start in range(0, n_seg, b):
-            chunk = segments[start : start + b]
-            if len(chunk) < b:
-                chunk = np.concatenate([chunk, np.zeros((b - len(chunk), n), np.float32)])
-            result = self._run(chunk).numpy()
-            out[start : start + b] = result[: min(b, n_seg - start)]
-        return out
+        return run_batched(self._run, segments, self.batch_segments, self.dim,
+                           self.backbone.segment_samples)
+
+
+def run_batched(run, segments: np.ndarray, batch: int, dim: int, n_samples: int) -> np.ndarray:
+    """Apply a traced ``(batch, n_samples) -> (batch, dim)`` function to any number of segments.
+
+    Every call has the same shape (the last batch is zero-padded), so the
+    function is traced once and a segment's result does not depend on its
+    batch company.
+    """
+    segments = np.asarray(segments, dtype=np.float32)
+    n_seg, n = segments.shape
+    if n != n_samples:
+        raise ValueError(f"segments hold {n} samples, the backbone expects {n_samples}")
+    out = np.empty((n_seg, dim), np.float32)
+    for start in range(0, n_seg, batch):
+        chunk = segments[start : start + batch]
+        if len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), n), np.float32)])
+        out[start : start + batch] = np.asarray(run(chunk))[: min(batch, n_seg - start)]
+    return out
 
 
 def pool_segments(features: np.ndarray) -> np.ndarray:
