@@ -83,7 +83,7 @@ HOP_LENGTH = 256
 N_MELS = 96
 #: Frames per 3-s patch: ``floor((3 * 16000 - 512 // 2) / 256) + 1``.
 PATCH_FRAMES = 187
-#: Inference batch, in patches (bounds memory: about 9 MB of activations each).
+#: Inference batch, in patches (bounds memory: some 30 MB of activations per patch).
 BATCH_PATCHES = 16
 
 FORMAT = "musicnn-backbone/1"
