@@ -20,14 +20,15 @@ Conventions
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .lists import atomic_write_text
+from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import sha256_file as content_key
 
 __all__ = ["FeatureStore", "content_key", "find_stores", "STORE_DIRNAME"]
 
@@ -36,30 +37,11 @@ MARKER = "store.json"
 FORMAT = "mirex-feature-store/1"
 
 
-def content_key(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 class FeatureStore:

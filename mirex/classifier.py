@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lists import atomic_write_text
+from .fileio import atomic_write_bytes, atomic_write_text
 
 __all__ = ["Classifier", "fit_classifier", "save_classifier", "load_classifier",
            "ClassifierError", "C_GRID", "GAMMA_FACTORS"]
@@ -167,12 +167,7 @@ def save_classifier(clf: Classifier, folder: str | os.PathLike, info: dict | Non
     # The pickle's name carries its checksum and the manifest is replaced last,
     # so a run killed at any moment leaves the old model or the new one, whole.
     name = f"classifier-{digest[:16]}.pkl"
-    tmp = folder / f".{name}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, folder / name)
+    atomic_write_bytes(folder / name, data)
     manifest = {
         "format": FORMAT,
         "labels": clf.labels,

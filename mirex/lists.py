@@ -21,9 +21,10 @@ and the reason, before any audio is touched.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from .fileio import atomic_write_text
 
 __all__ = [
     "ListError",
@@ -113,28 +114,6 @@ def read_labelled(path: str | os.PathLike) -> list[tuple[str, str]]:
             raise ListError(f"{path}:{number}: line has no label")
         items.append((head.rstrip("\t").strip(), label))
     return items
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file.
-
-    The text goes to a temporary file in the same folder, is flushed to disk
-    and then renamed over ``path``; a killed process leaves no partial file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _check_label(label: str) -> str:

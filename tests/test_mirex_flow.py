@@ -1,7 +1,6 @@
 """The whole MIREX flow through the real shell scripts, as the organizers run it."""
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 

@@ -14,14 +14,13 @@ refuses a folder whose weights do not match the manifest's checksum.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES
-from ..lists import atomic_write_text
+from ..fileio import atomic_write_text, sha256_file
 from .samplecnn import block_output_name, build_samplecnn, validate_config
 
 __all__ = [
@@ -45,15 +44,6 @@ N_TAPS = 3
 
 class BackboneError(Exception):
     """A backbone folder that cannot be used; the message names it and says why."""
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,16 @@ Conventions
   split on its **last** tab when it has one, otherwise on its last run of
   whitespace.  A line with neither gives ``(line, "")``: the caller decides
   whether an empty right-hand side is an error.
-* Writing is atomic: the text goes to a temporary file in the destination
-  directory, which is then moved over the destination with :func:`os.replace`,
-  so a reader never sees a half-written file.
+* Writing is atomic (:mod:`mirex.fileio`): a reader never sees a
+  half-written file.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
-from pathlib import Path
+
+from ..fileio import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "split_record",
@@ -96,54 +95,3 @@ def check_field(value: str, what: str) -> str:
     if "\t" in value or "\n" in value or "\r" in value:
         raise ValueError(f"{what} contains a tab or line break: {value!r}")
     return value
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically.
-
-    The bytes go to a temporary file in the same directory, which is flushed,
-    given ordinary permissions (``0o666`` less the umask) and moved over
-    ``path`` with :func:`os.replace`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Destination; its directory must exist.
-    data : bytes
-        The whole content.
-
-    Returns
-    -------
-    path : pathlib.Path
-        The destination.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically.
-
-    See :func:`atomic_write_bytes`.
-    """
-    return atomic_write_bytes(path, text.replace("\r\n", "\n").encode("utf-8"))
