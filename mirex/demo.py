@@ -2,7 +2,8 @@
 
 Generates a deterministic task with :mod:`mirex.synth` (5 classes x 20 clips
 of 30 s by default), then runs :func:`mirex.dryrun.dry_run` with the default
-variant and the ``mfcc-svm`` peer, and prints the summary table.
+variant and the ``mfcc-svm`` and ``musicnn-svm`` peers, and prints the summary
+table.
 
 When the default variant's pre-trained backbones are not in ``models/``, the
 demo says so loudly and uses UNTRAINED seeded SampleCNNs written to its own
@@ -52,7 +53,7 @@ def run_demo(out_dir=DEFAULT_DEMO_DIR, n_classes: int = 5, clips_per_class: int 
     out_dir = Path(out_dir)
     started = time.monotonic()
     variant = DEFAULT_VARIANT
-    systems = list(systems or [variant, "mfcc-svm"])
+    systems = list(systems or [variant, "mfcc-svm", "musicnn-svm"])
     echo(f"Generating {n_classes} classes x {clips_per_class} clips of {duration:.0f} s ...")
     items = make_task(str(out_dir / "task"), n_classes=n_classes,
                       clips_per_class=clips_per_class, duration=duration)

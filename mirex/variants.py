@@ -4,7 +4,8 @@
 ``LPNKK1``   SampleCNN trained on MSD-style tags (backbone ``samplecnn-msd``)
 ``LPNKK2``   SampleCNN from a second label source (backbone ``samplecnn-mtt``)
 ``LPNKK3``   both embeddings, concatenated (LPNKK1 first)
-``mfcc-svm``  peer: MFCC + delta statistics (see :mod:`mirex.peers`)
+``mfcc-svm``     peer: MFCC + delta statistics (see :mod:`mirex.peers`)
+``musicnn-svm``  peer: pooled musicnn MSD features (see :mod:`mirex.peers`)
 ===========  ==============================================================
 
 Backbones are looked up by name in a models folder: ``--models-dir``, else
@@ -86,7 +87,10 @@ def resolve_extractors(variant: str | None = None, backbones=(), models_dir=None
     else:
         key = system_name(variant)
         if key in PEERS:
-            return PEERS[key]()
+            try:
+                return PEERS[key](models_dir=models_dir, **extractor_options)
+            except BackboneError as exc:
+                raise VariantError(str(exc)) from None
         if key not in VARIANTS:
             raise VariantError(f"unknown variant {variant!r}; choose one of {', '.join(SYSTEMS)}")
         root = Path(models_dir) if models_dir else default_models_dir()

@@ -75,3 +75,17 @@ def test_mfcc_peer_separates_pitch_and_handles_tiny_clips():
     high = ex.features(np.sin(2 * np.pi * 3000 * t).astype(np.float32))
     assert low.shape == (80,) and not np.allclose(low, high)
     assert np.isfinite(ex.features(np.ones(10, np.float32))).all()
+
+
+def test_musicnn_peer_uses_the_committed_weights_and_tells_sounds_apart():
+    from mirex.variants import resolve_extractors
+
+    (ex,) = resolve_extractors("musicnn-svm")
+    assert ex.manifest["weights"]["sha256"][:12] in ex.id
+    sr = 16000
+    t = np.arange(sr * 4) / sr
+    low = np.sin(2 * np.pi * 110 * t).astype(np.float32) * 0.3
+    noise = np.random.default_rng(0).standard_normal(t.size).astype(np.float32) * 0.1
+    vectors = ex.embed([low, noise])
+    assert vectors.shape == (2, 1506) and np.isfinite(vectors).all()
+    assert np.linalg.norm(vectors[0] - vectors[1]) > 0.1 * np.linalg.norm(vectors[0])
