@@ -44,6 +44,11 @@ def _models_for(variant: str, demo_dir: Path) -> tuple[Path, bool]:
     for seed, name in enumerate(VARIANTS[variant]):
         if not (fallback / name / "manifest.json").exists():
             create_random_backbone(fallback / name, name=name, seed=seed)
+    # The peers' networks (e.g. musicnn-msd) stay those of the models folder.
+    for folder in models.iterdir() if models.is_dir() else ():
+        link = fallback / folder.name
+        if folder.is_dir() and not link.exists():
+            link.symlink_to(folder.resolve(), target_is_directory=True)
     return fallback, False
 
 
