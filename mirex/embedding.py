@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["configure_threads", "FeatureModel", "pool_segments", "embed_clips",
-           "SampleCNNExtractor", "EMBEDDING_VERSION"]
+           "SampleCNNExtractor", "EMBEDDING_VERSION", "apply_thread_settings", "run_batched"]
 
 #: Segments per inference batch.
 BATCH_SEGMENTS = 16
@@ -43,13 +43,25 @@ def configure_threads(n_threads: int | None) -> None:
         os.environ[var] = str(n)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(inter)
     if "tensorflow" in sys.modules:
-        import tensorflow as tf
+        apply_thread_settings()
 
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(n)
+
+def apply_thread_settings() -> None:
+    """Hand the thread bounds of :func:`configure_threads` to TensorFlow.
+
+    Called right after TensorFlow is imported, before its first operation.
+    """
+    import tensorflow as tf
+
+    intra = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0)
+    inter = int(os.environ.get("TF_NUM_INTEROP_THREADS", "0") or 0)
+    try:
+        if intra:
+            tf.config.threading.set_intra_op_parallelism_threads(intra)
+        if inter:
             tf.config.threading.set_inter_op_parallelism_threads(inter)
-        except RuntimeError:  # already initialised: nothing more can be done
-            pass
+    except RuntimeError:  # TensorFlow already running: its settings stand
+        pass
 
 
 class FeatureModel:
@@ -67,6 +79,7 @@ class FeatureModel:
         import keras
         import tensorflow as tf
 
+        apply_thread_settings()
         self.backbone = backbone
         self.batch_segments = int(batch_segments)
         model = backbone.build()

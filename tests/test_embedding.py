@@ -66,3 +66,15 @@ def test_extractor_prepares_and_embeds_a_file(tiny_models, tone_task):
     assert prepared.shape == (1, SEGMENT_SAMPLES)  # a 3-s clip holds one segment
     vectors = ex.embed([prepared, ex.prepare(tone_task[-1][0])])
     assert vectors.shape == (2, ex.dim) and np.isfinite(vectors).all()
+
+
+def test_thread_bound_reaches_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from mirex.embedding import configure_threads, apply_thread_settings\n"
+            "configure_threads(1)\nimport tensorflow as tf\napply_thread_settings()\n"
+            "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+            " tf.config.threading.get_inter_op_parallelism_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
