@@ -294,3 +294,15 @@ def test_zstd_compressed_data(audio, tmp_path):
                          ("data.tar.zst", zst)]))
     tracks = extract_music(deb, tmp_path / "out")
     assert [t["path"] for t in tracks] == ["a.ogg"]
+
+
+def test_main_extra_appends_packages(debs, tmp_path, monkeypatch, capsys):
+    fetch = LocalFetch(debs)
+    monkeypatch.setattr(corpus, "fetch_package", fetch)
+    rc = corpus.main(["--root", str(tmp_path / "c"), "--packages", "game-data", "--heldout", "",
+                      "--extra", "-q"])
+    assert rc == 0
+    assert fetch.calls == ["game-data", *corpus.EXTRA_TRAIN_PACKAGES]
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tracks"] == {"train": 2, "heldout": 0}
+    assert set(summary["failed"]) == set(corpus.EXTRA_TRAIN_PACKAGES)
