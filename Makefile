@@ -6,13 +6,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench clean help
+.PHONY: install test demo bench corpus clean help
 
 help:
 	@echo "make install  create .venv and install the package (+ test tools)"
 	@echo "make test     install if needed, run the test suite"
 	@echo "make demo     install if needed, run the MIREX dry run on a generated task"
 	@echo "make bench    install if needed, print extraction/SVM benchmarks as JSON"
+	@echo "make corpus   download + unpack the unlabelled pre-training corpus (Debian game music) into cache/corpus"
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py
 	$(PY) benchmarks/bench_extraction.py --variant LPNKK3
+
+corpus: $(STAMP)
+	$(PY) -m mirex.pretrain.corpus --root cache/corpus
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
