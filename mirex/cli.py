@@ -170,6 +170,26 @@ def init_backbone(folder, name, seed, architecture):
                f"(seed {seed}, {backbone.embedding_dim}-d embedding)")
 
 
+@main.command(name="import-weights")
+@click.argument("hdf5", type=click.Path(exists=True, dir_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--name", default="samplecnn-msd-authors", show_default=True)
+@click.option("--no-flip", is_flag=True, help="Do not flip the kernels (file not from Theano).")
+@click.option("--overwrite", is_flag=True, help="Replace a backbone already in FOLDER.")
+def import_weights(hdf5, folder, name, no_flip, overwrite):
+    """Convert the authors' Keras 1 / Theano weight file (weight_msdTag.hdf5) into FOLDER."""
+    from .backbones import BackboneError
+    from .backbones.keras1 import import_keras1_weights
+
+    try:
+        backbone = import_keras1_weights(hdf5, folder, name=name, flip_kernels=not no_flip,
+                                         overwrite=overwrite)
+    except BackboneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{backbone.path}: {backbone.name} ({backbone.embedding_dim}-d embedding, "
+               f"weights {backbone.weights_sha256[:12]})")
+
+
 def _systems(value: str) -> list[str]:
     from .variants import SYSTEMS, system_name
 

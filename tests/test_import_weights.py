@@ -272,3 +272,16 @@ def test_refuses_to_replace_an_existing_backbone_unless_asked(keras1_file, tmp_p
         import_keras1_weights(keras1_file, tmp_path / "b", name="second")
     again = import_keras1_weights(keras1_file, tmp_path / "b", name="second", overwrite=True)
     assert again.name == "second"
+
+
+def test_import_weights_command(keras1_file, tmp_path):
+    from click.testing import CliRunner
+
+    from mirex.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["import-weights", str(keras1_file), str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert load_backbone(tmp_path / "b").name == "samplecnn-msd-authors"
+    again = runner.invoke(main, ["import-weights", str(keras1_file), str(tmp_path / "b")])
+    assert again.exit_code == 1 and "Error:" in again.output
