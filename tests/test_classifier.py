@@ -71,3 +71,18 @@ def test_retraining_replaces_the_model_whole(tmp_path):
     save_classifier(fit_classifier(X[:20], y[:20], ["second"]), tmp_path / "m")
     assert len(list((tmp_path / "m").glob("classifier-*.pkl"))) == 1
     assert load_classifier(tmp_path / "m").extractors == ["second"]
+
+
+def test_kernel_svm_agrees_with_scikit_learn_rbf_svc():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from mirex.classifier import KernelSVM
+
+    X, y = blobs(n_per_class=15, spread=3.0, seed=4)
+    Xt, _ = blobs(n_per_class=10, spread=3.0, seed=5)
+    ours = KernelSVM(C=10.0, gamma=0.05).fit(X, y)
+    theirs = make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma=0.05)).fit(X, y)
+    assert list(ours.predict(Xt)) == list(theirs.predict(Xt))
+    assert len(ours.support_vectors_) == len(theirs[-1].support_)
