@@ -30,8 +30,10 @@ demo: $(STAMP)
 	$(PY) -m mirex.cli demo
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_extraction.py
-	$(PY) benchmarks/bench_extraction.py --variant LPNKK3
+	$(PY) benchmarks/bench_extraction.py --engine keras
+	$(PY) benchmarks/bench_extraction.py --engine blas
+	$(PY) benchmarks/bench_extraction.py --engine keras --variant LPNKK3
+	$(PY) benchmarks/bench_svm.py
 
 corpus: $(STAMP)
 	$(PY) -m mirex.pretrain.corpus --root cache/corpus

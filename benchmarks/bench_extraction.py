@@ -47,6 +47,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variant", default="LPNKK1", choices=["LPNKK1", "LPNKK3"])
+    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "blas"])
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -64,7 +65,7 @@ def main(argv=None) -> dict:
         tmp = Path(tmp)
         names = ["a"] if args.variant == "LPNKK1" else ["a", "b"]
         extractors = [SampleCNNExtractor(create_random_backbone(tmp / n, name=f"paper-{n}",
-                                                                seed=i))
+                                                                seed=i), engine=args.engine)
                       for i, n in enumerate(names)]
         paths = make_clips(tmp / "audio", args.clips + 2)
         warm, timed = paths[:2], paths[2:]
@@ -91,6 +92,7 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "extraction",
         "variant": args.variant,
+        "engine": type(extractors[0]._model).__name__,
         "model": "SampleCNN 3^9 paper config (random weights)",
         "clips": len(timed),
         "clip_seconds": 30.0,

@@ -42,3 +42,6 @@ MSD_TAGS = (
 
 #: Extra feature stores (os.pathsep-separated folders) that Train/Test read.
 ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"
+
+#: Inference engine of the SampleCNN extractors: auto, keras or blas.
+ENV_ENGINE = "MIREX_ENGINE"

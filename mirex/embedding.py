@@ -22,7 +22,8 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["configure_threads", "FeatureModel", "pool_segments", "embed_clips",
-           "SampleCNNExtractor", "EMBEDDING_VERSION", "apply_thread_settings", "run_batched"]
+           "SampleCNNExtractor", "EMBEDDING_VERSION", "apply_thread_settings", "run_batched",
+           "ENGINES", "make_feature_model"]
 
 #: Segments per inference batch.
 BATCH_SEGMENTS = 16
@@ -159,6 +160,25 @@ def embed_clips(model: FeatureModel, clips: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([pool_segments(features[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
+#: Inference engines: 'keras' (TensorFlow, CPU or GPU) and 'blas' (NumPy /
+#: OpenBLAS matrix products, CPU only, opt-in: on the 2-core development
+#: machine it was not reliably faster than 'keras' under load). 'auto' is keras.
+ENGINES = ("auto", "keras", "blas")
+
+
+def make_feature_model(backbone, engine: str = "auto", batch_segments: int = BATCH_SEGMENTS):
+    """The feature model of ``backbone`` for an inference engine (see :data:`ENGINES`).
+
+    Both engines give the same features within float32 rounding, so a cache
+    made with one is valid for the other.
+    """
+    if engine == "blas":
+        from .blas_inference import BlasFeatureModel
+
+        return BlasFeatureModel(backbone, batch_segments)
+    return FeatureModel(backbone, batch_segments)
+
+
 #: Bumped whenever the way a clip becomes a vector changes, so old cache
 #: entries stop matching.
 EMBEDDING_VERSION = 1
@@ -182,9 +202,12 @@ class SampleCNNExtractor:
     """
 
     def __init__(self, backbone, max_segments=None, max_duration=None,
-                 batch_segments: int = BATCH_SEGMENTS):
-        from .constants import MAX_DURATION, MAX_SEGMENTS
+                 batch_segments: int = BATCH_SEGMENTS, engine: str | None = None):
+        from .constants import ENV_ENGINE, MAX_DURATION, MAX_SEGMENTS
 
+        self.engine = (engine or os.environ.get(ENV_ENGINE) or "auto").lower()
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown inference engine {self.engine!r}; choose from {ENGINES}")
         self.backbone = backbone
         self.max_segments = MAX_SEGMENTS if max_segments is None else max_segments
         self.max_duration = MAX_DURATION if max_duration is None else max_duration
@@ -240,5 +263,5 @@ class SampleCNNExtractor:
     def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings of prepared clips: ``(n_clips, dim)``."""
         if self._model is None:
-            self._model = FeatureModel(self.backbone, self.batch_segments)
+            self._model = make_feature_model(self.backbone, self.engine, self.batch_segments)
         return embed_clips(self._model, prepared)

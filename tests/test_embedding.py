@@ -78,3 +78,48 @@ def test_thread_bound_reaches_tensorflow(tmp_path):
             " tf.config.threading.get_inter_op_parallelism_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]
+
+
+@pytest.fixture(scope="module")
+def trained_looking_backbone(tmp_path_factory):
+    """A tiny backbone with non-trivial batch-norm statistics (so folding is exercised)."""
+    from conftest import TINY_CONFIG
+    from mirex.backbones import save_backbone
+    from mirex.backbones.samplecnn import build_samplecnn
+
+    model = build_samplecnn(TINY_CONFIG, seed=7)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if layer.name.endswith("_bn"):
+            c = layer.gamma.shape[0]
+            layer.gamma.assign(rng.uniform(0.5, 1.5, c))
+            layer.beta.assign(rng.normal(0, 0.2, c))
+            layer.moving_mean.assign(rng.normal(0, 0.2, c))
+            layer.moving_variance.assign(rng.uniform(0.3, 2.0, c))
+    return save_backbone(tmp_path_factory.mktemp("bn") / "b", model, "b", TINY_CONFIG,
+                         [f"t{i}" for i in range(TINY_CONFIG["n_outputs"])], {}, trained=False)
+
+
+def test_blas_engine_equals_the_keras_model(trained_looking_backbone):
+    from mirex.blas_inference import BlasFeatureModel
+
+    x = segments(7, 11)
+    keras_features = FeatureModel(trained_looking_backbone, batch_segments=4).segment_features(x)
+    blas_features = BlasFeatureModel(trained_looking_backbone, batch_segments=3).segment_features(x)
+    np.testing.assert_allclose(blas_features, keras_features, rtol=1e-4, atol=1e-5)
+    assert np.abs(keras_features).max() > 0.1  # not trivially zero
+
+
+def test_engines_are_selected_by_name_and_environment(tiny_models, monkeypatch):
+    from mirex.blas_inference import BlasFeatureModel
+    from mirex.embedding import make_feature_model
+
+    backbone = load_backbone(tiny_models / "samplecnn-msd")
+    assert isinstance(make_feature_model(backbone, "blas"), BlasFeatureModel)
+    assert isinstance(make_feature_model(backbone, "keras"), FeatureModel)
+    assert isinstance(make_feature_model(backbone, "auto"), FeatureModel)
+    monkeypatch.setenv("MIREX_ENGINE", "keras")
+    assert SampleCNNExtractor(backbone).engine == "keras"
+    monkeypatch.setenv("MIREX_ENGINE", "fast")
+    with pytest.raises(ValueError, match="engine"):
+        SampleCNNExtractor(backbone)
