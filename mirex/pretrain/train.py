@@ -1331,9 +1331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s",
                         stream=sys.stderr)
     if args.num_threads:
-        from ..embedding import configure_threads
+        from ..embedding import apply_thread_settings, configure_threads
 
         configure_threads(args.num_threads)
+        apply_thread_settings()
     if args.benchmark:
         print(json.dumps(benchmark(args.config, args.batch_size, args.benchmark,
                                    strategy=args.strategy)))
