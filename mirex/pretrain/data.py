@@ -222,7 +222,8 @@ class KeyIndex:
         absolute = os.path.abspath(path)
         stat = os.stat(absolute)
         entry = self._entries.get(absolute)
-        if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+        if (entry and entry.get("size") == stat.st_size
+                and entry.get("mtime_ns") == stat.st_mtime_ns):
             return entry["sha256"]
         key = sha256_file(absolute)
         self.n_hashed += 1

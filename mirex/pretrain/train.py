@@ -62,8 +62,10 @@ interrupted epoch (they depend on ``(seed, epoch)`` only), and the CSV log
 continues. Settings that define the run (mode, teacher, architecture, batch
 size, seed, learning rates, ...) must be the same (an error says which
 differ); ``patience``, ``epochs_per_stage`` and the stopping limits may
-change. The clips are frozen in ``run.json`` at the first call: files added
-to the list later are ignored (with a warning) by that run.
+change. The clips are frozen in ``run.json`` when training starts (once the
+audio and teacher caches are complete; calls that ran out of time while
+filling them re-read the list): files added to the list after that are
+ignored (with a warning) by the run.
 
 Multi-GPU and multi-machine
 ---------------------------
@@ -615,6 +617,9 @@ class _Session:
         self.train_step = _make_train_step(strategy, self.model, self.optimizer, self.variables,
                                            self.loss_name, self.batch_size)
         self._predict = None
+        # Best weights of this call, in memory: every worker of a cluster can
+        # restore them at a stage change (only the chief writes files).
+        self._best = None
 
     # -- state ---------------------------------------------------------------
 
@@ -638,7 +643,9 @@ class _Session:
         s = self.state
         s["stage"] += 1
         s["wait"], s["epoch_in_stage"] = 0, 0
-        if "best" in s["files"]:
+        if self._best is not None:
+            self.model.set_weights(self._best)
+        elif "best" in s["files"]:
             self.model.load_weights(_checked(self.out_dir, s["files"]["best"]))
         if s["stage"] >= len(self.lrs):
             s["finished"] = True
@@ -687,7 +694,8 @@ class _Session:
         clip_index, starts = self.valid_plan
         outputs = []
         for first in range(0, clip_index.size, self.batch_size):
-            c, s = clip_index[first : first + self.batch_size], starts[first : first + self.batch_size]
+            rows = slice(first, first + self.batch_size)
+            c, s = clip_index[rows], starts[rows]
             x = np.zeros((self.batch_size, self.n_samples, 1), np.float32)
             x[: c.size, :, 0] = D.read_crops(self.valid_clips, c, s, self.n_samples)
             outputs.append(np.asarray(self._predict(x))[: c.size])
@@ -740,11 +748,12 @@ class _Session:
                 print(f"Epoch {s['epoch'] + 1} (stage {s['stage']}, lr {s['lr']:g})")
             started = time.monotonic()
             last_save = started
-            train_seconds = 0.0
+            train_seconds, steps_here = 0.0, 0
             while s["step"] < n_steps:
                 t0 = time.monotonic()
                 loss = float(self.train_step(iterator))
                 train_seconds += time.monotonic() - t0
+                steps_here += 1
                 if not math.isfinite(loss):
                     log.warning("epoch %d step %d: training loss is %s", s["epoch"] + 1,
                                 s["step"] + 1, loss)
@@ -754,7 +763,8 @@ class _Session:
                     bar.update(s["step"], values=[("loss", s["train_loss_sum"] / s["step"])])
                 now = time.monotonic()
                 out_of_time = deadline is not None and now >= deadline
-                due = self.checkpoint_seconds is not None and now - last_save >= self.checkpoint_seconds
+                due = (self.checkpoint_seconds is not None
+                       and now - last_save >= self.checkpoint_seconds)
                 if s["step"] < n_steps and (out_of_time or due):
                     s["epoch_seconds"] += now - started
                     s["seconds"] += now - started
@@ -764,13 +774,15 @@ class _Session:
                         log.info("time is up: stopped at step %d/%d of epoch %d (checkpoint "
                                  "written)", s["step"], n_steps, s["epoch"] + 1)
                         return "paused"
-            self._end_epoch(n_steps, time.monotonic() - started, train_seconds)
+            self._end_epoch(n_steps, time.monotonic() - started, steps_here, train_seconds)
             if deadline is not None and time.monotonic() >= deadline and not s["finished"]:
                 log.info("time is up after epoch %d (checkpoint written)", s["epoch"])
                 return "paused"
         return "finished"
 
-    def _end_epoch(self, n_steps: int, seconds: float, train_seconds: float) -> None:
+    def _end_epoch(self, n_steps: int, seconds: float, steps_here: int,
+                   train_seconds: float) -> None:
+        """Validate, update best/patience, log, maybe change stage, checkpoint."""
         s = self.state
         t0 = time.monotonic()
         metrics = self.evaluate()
@@ -782,15 +794,16 @@ class _Session:
                                              or val_loss < s["best_val_loss"])
         if improved:
             s["best_val_loss"], s["best_epoch"], s["wait"] = val_loss, s["epoch"] + 1, 0
+            self._best = [np.array(w) for w in self.model.get_weights()]
         else:
             s["wait"] += 1
-        row = {"epoch": s["epoch"] + 1, "stage": s["stage"], "epoch_in_stage": s["epoch_in_stage"] + 1,
-               "lr": s["lr"], "steps": n_steps,
+        row = {"epoch": s["epoch"] + 1, "stage": s["stage"],
+               "epoch_in_stage": s["epoch_in_stage"] + 1, "lr": s["lr"], "steps": n_steps,
                "train_loss": round(s["train_loss_sum"] / max(1, n_steps), 6),
                **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},
                "improved": int(improved), "wait": s["wait"],
                "seconds": round(s["epoch_seconds"], 2),
-               "segments_per_s": (round(n_steps * self.batch_size / train_seconds, 2)
+               "segments_per_s": (round(steps_here * self.batch_size / train_seconds, 2)
                                   if train_seconds > 0 else None)}
         s["rows"].append(row)
         s["epoch"] += 1
@@ -807,18 +820,10 @@ class _Session:
         stage_over = s["wait"] >= self.patience or (
             self.epochs_per_stage is not None and s["epoch_in_stage"] >= self.epochs_per_stage)
         if improved:
-            self._save_best_then_continue(stage_over)
-        elif stage_over:
-            self._new_stage()
-            self.checkpoint()
-        else:
-            self.checkpoint()
-
-    def _save_best_then_continue(self, stage_over: bool) -> None:
-        """Checkpoint with these (best) weights, then change stage if it is over."""
-        self.checkpoint(new_best=True)
+            self.checkpoint(new_best=True)     # these weights are the best so far
         if stage_over:
             self._new_stage()
+        if stage_over or not improved:
             self.checkpoint()
 
     # -- the result ------------------------------------------------------------
@@ -1075,14 +1080,13 @@ def pretrain(
                          steps_per_epoch, valid_segments, max_duration, hop, teacher_features,
                          valid_list, valid_fraction)
     run = None if prepare_only else _load_run(out_dir, settings)
-    if run is None:
+    fresh = run is None
+    if fresh:
         run = _new_run(settings, train_list, valid_list, valid_fraction, labels,
                        teacher_obj.labels if teacher_obj else None, cache, index, seed,
                        workers, deadline)
         if run is None:
             return counts("preparing")
-        if chief and not prepare_only:
-            atomic_write_text(out_dir / RUN_NAME, json.dumps(run.to_json(), indent=1) + "\n")
     else:
         known = {rec["path"] for rec in run.train + run.valid} | set(run.skipped)
         try:
@@ -1103,6 +1107,8 @@ def pretrain(
             raise ValueError(f"teacher could not decode {sorted(failed)}")
     if prepare_only:
         return counts("prepared")
+    if fresh and chief:   # the clips are frozen once training starts
+        atomic_write_text(out_dir / RUN_NAME, json.dumps(run.to_json(), indent=1) + "\n")
 
     train_clips = _cached_clips(run.train, cache, index)
     valid_clips = _cached_clips(run.valid, cache, index)
