@@ -190,6 +190,16 @@ def import_weights(hdf5, folder, name, no_flip, overwrite):
                f"weights {backbone.weights_sha256[:12]})")
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def pretrain(args):
+    """Train a SampleCNN backbone (tags, genres or a teacher's targets); --help for options."""
+    from .pretrain.train import main as pretrain_main
+
+    sys.exit(pretrain_main(list(args)))
+
+
 def _systems(value: str) -> list[str]:
     from .variants import SYSTEMS, system_name
 
