@@ -57,7 +57,8 @@ def make_task(corpus: Path, out: Path, clips_per_track: int = 2, seconds: float 
             continue
         starts = np.linspace(0, len(y) - n, clips_per_track + 2)[1:-1].astype(int)
         for k, start in enumerate(starts):
-            path = out / "audio" / package / f"{stem}_{k}.wav"
+            # file names must be unique: the organizers match tracks by file name
+            path = out / "audio" / package / f"{package}-{stem}_{k}.wav"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(path, y[start : start + n], sr, subtype="PCM_16")
