@@ -20,14 +20,13 @@ Conventions
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import atomic_save_npy, atomic_write_text
 from .fileio import sha256_file as content_key
 
 __all__ = ["FeatureStore", "content_key", "find_stores", "STORE_DIRNAME"]
@@ -35,13 +34,6 @@ __all__ = ["FeatureStore", "content_key", "find_stores", "STORE_DIRNAME"]
 STORE_DIRNAME = "features"
 MARKER = "store.json"
 FORMAT = "mirex-feature-store/1"
-
-
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 class FeatureStore:
@@ -143,7 +135,7 @@ class FeatureStore:
         if vector.ndim != 1:
             raise ValueError(f"expected a 1-d vector, got shape {vector.shape}")
         self._ensure()
-        _atomic_save_npy(self._entry(extractor_id, key), vector)
+        atomic_save_npy(self._entry(extractor_id, key), vector)
 
     def describe(self, extractor_id: str, info: dict) -> None:
         """Record what an extractor id means (for people reading the store)."""

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "sha256_file"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_npy", "sha256_file"]
 
 
 def _umask() -> int:
@@ -45,6 +45,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically."""
     return atomic_write_bytes(path, text.replace("\r\n", "\n").encode("utf-8"))
+
+
+def atomic_save_npy(path: str | os.PathLike, array) -> Path:
+    """``np.save`` (no pickles) atomically, creating the folder if needed."""
+    import io
+
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

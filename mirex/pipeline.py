@@ -117,7 +117,11 @@ def _compute(todo, extractors, store, failures, rows, progress_label="extracting
     for index, extractor in enumerate(extractors):
         specs.setdefault(extractor.input_spec, []).append(index)
     for index, extractor in enumerate(extractors):
-        store.describe(extractor.id, extractor.info())
+        try:
+            store.describe(extractor.id, extractor.info())
+        except OSError as exc:
+            log.warning("%s: cannot write to the feature store (%s); features are kept in "
+                        "memory only", store.root, exc.strerror or exc)
 
     def prepare(item):
         path, _, needed = item

@@ -128,13 +128,27 @@ def test_nothing_useful_is_a_clear_error_but_output_is_still_written(extractors,
 
 def test_disk_full_during_a_cache_write_is_reported_and_leaves_no_entry(
         extractors, tone_task, tmp_path, monkeypatch, caplog):
-    import mirex.cache
+    import mirex.fileio
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fdopen = os.fdopen
 
-    monkeypatch.setattr(mirex.cache.np, "save", full)
+    class FullDisk:
+        """A file whose writes fail as on a full disk."""
+
+        def __init__(self, fd, *args, **kwargs):
+            self.handle = real_fdopen(fd, *args, **kwargs)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     lists.write_paths(tmp_path / "l.txt", [p for p, _ in tone_task[:3]])
+    monkeypatch.setattr(mirex.fileio.os, "fdopen", FullDisk)
     report = pipeline.extract(tmp_path / "s", tmp_path / "l.txt", extractors)
     assert report.n_extracted == 3
     assert any("No space left on device" in r.getMessage() for r in caplog.records)

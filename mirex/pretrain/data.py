@@ -57,7 +57,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..constants import MAX_DURATION, SAMPLE_RATE, SEGMENT_SAMPLES
-from ..fileio import atomic_write_text, sha256_file
+from ..fileio import atomic_save_npy, atomic_write_text, sha256_file
 from ..lists import ListError, read_labelled, read_paths
 
 __all__ = [
@@ -288,24 +288,6 @@ def _npy_layout(file: str | os.PathLike) -> tuple[int, int]:
     return offset, int(shape[0])
 
 
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """``np.save`` to a temporary file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 class AudioCache:
     """Decoded mono audio, one ``float16`` ``.npy`` per file content.
 
@@ -361,7 +343,7 @@ class AudioCache:
         if hit is not None:
             return hit
         y = load(path, sr=self.sr, max_duration=self.max_duration)
-        _atomic_save_npy(self.entry(key), y.astype("<f2"))
+        atomic_save_npy(self.entry(key), y.astype("<f2"))
         self.n_decoded += 1
         hit = self.lookup(path, key)
         if hit is None:
