@@ -64,6 +64,10 @@ def run_demo(out_dir=DEFAULT_DEMO_DIR, n_classes: int = 5, clips_per_class: int 
                       clips_per_class=clips_per_class, duration=duration)
     labelled = out_dir / "task" / "all.txt"
     models, trained = _models_for(variant, out_dir)
+    for name in VARIANTS[variant]:
+        status = load_backbone(models / name).manifest["provenance"].get("status")
+        if trained and status:
+            echo(f"NOTE: backbone {name}: {status}.")
     if not trained:
         echo(f"NOTE: no pre-trained backbones for {variant} in {default_models_dir()}; "
              f"this demo uses UNTRAINED random SampleCNNs ({models}).")
