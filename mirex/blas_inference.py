@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backbones.samplecnn import block_index
+
 __all__ = ["fold_batchnorm", "BlasFeatureModel"]
 
 
@@ -72,7 +74,7 @@ class BlasFeatureModel:
         self.backbone = backbone
         self.batch_segments = int(batch_segments)
         self.blocks = fold_batchnorm(backbone.build())
-        self.taps = sorted(int(name[5:].split("_")[0]) for name in backbone.feature_layers)
+        self.taps = sorted(block_index(name) for name in backbone.feature_layers)
         self.dim = sum(self.blocks[t - 1]["kernel"].shape[2] for t in self.taps)
         # Fortran-ordered (C_out, C_in) per kernel tap: the BLAS-native transpose.
         self._wt = [[np.asfortranarray(b["kernel"][k].T) for k in range(b["kernel"].shape[0])]

@@ -74,10 +74,9 @@ class RunReport:
     extra: dict = field(default_factory=dict)
 
     def summary(self, what: str) -> str:
-        text = (f"{what}: {self.n_items} files, {self.n_cached} from cache, "
+        return (f"{what}: {self.n_items} files, {self.n_cached} from cache, "
                 f"{self.n_extracted} extracted, {len(self.failures)} failed "
                 f"({self.seconds:.1f} s)")
-        return text
 
 
 def model_dir(scratch, system: str) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES
 from ..fileio import atomic_write_text, sha256_file
-from .samplecnn import block_output_name, build_samplecnn, validate_config
+from .samplecnn import block_index, block_output_name, build_samplecnn, validate_config
 
 __all__ = [
     "BackboneError",
@@ -93,7 +93,7 @@ class Backbone:
     def embedding_dim(self) -> int:
         """Length of the multi-level embedding (sum of the tapped widths)."""
         widths = self.config["widths"]
-        return sum(widths[int(layer[5:].split("_")[0]) - 1] for layer in self.feature_layers)
+        return sum(widths[block_index(layer) - 1] for layer in self.feature_layers)
 
     def build(self):
         """The full Keras model with its weights loaded."""

@@ -33,7 +33,7 @@ __all__ = [
     "validate_config",
     "build_samplecnn",
     "block_output_name",
-    "block_widths",
+    "block_index",
     "multiply_adds",
 ]
 
@@ -90,9 +90,11 @@ def validate_config(config: dict, segment_samples: int = SEGMENT_SAMPLES) -> dic
     return config
 
 
-def block_widths(config: dict) -> list[int]:
-    """Channels of each block's output."""
-    return list(config["widths"])
+def block_index(layer_name: str) -> int:
+    """Block number (1-based) of a layer name such as ``'block9_pool'``."""
+    if not layer_name.startswith("block"):
+        raise ValueError(f"{layer_name!r} is not a block layer")
+    return int(layer_name[5:].split("_")[0])
 
 
 def block_output_name(index: int, n_blocks: int) -> str:
