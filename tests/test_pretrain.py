@@ -349,6 +349,36 @@ def test_sigkill_then_resume(corpus, tmp_path):
     assert rows[-1]["stage"] == str(state["stage"]) and float(rows[-1]["lr"]) == state["lr"]
 
 
+def test_sigterm_checkpoints_and_exits_cleanly(corpus, tmp_path):
+    """SIGTERM (what job schedulers send) stops a run after a checkpoint, exit status 0."""
+    out = tmp_path / "terminated"
+    args = [sys.executable, "-m", "mirex.pretrain.train", "--mode", "tags",
+            "--train-list", str(corpus["tags"]), "--out", str(out),
+            "--config", json.dumps(TINY), "--steps-per-epoch", "2", "--batch-size", "4",
+            "--valid-segments", "2", "--valid-fraction", "0.3", "--workers", "1",
+            "--max-epochs", "100000", "--verbose", "0"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ((out / TR.CHECKPOINT_NAME).is_file() and _state(out)["epoch"] >= 1):
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no checkpoint within 60 s")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the run did not stop within 60 s of SIGTERM")
+    assert proc.returncode == 0, err
+    assert "SIGTERM received" in err
+    state = _state(out)
+    assert not state["finished"] and state["epoch"] >= 1
+    assert (out / TR.BACKBONE_DIR / "manifest.json").is_file()
+
+
 def test_mirrored_strategy_on_two_logical_cpus(corpus, tmp_path):
     """The distributed path (2 replicas, per-replica batches) runs and checkpoints."""
     script = f"""

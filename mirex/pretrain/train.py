@@ -102,6 +102,7 @@ is the backbone folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -110,7 +111,9 @@ import logging
 import math
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -591,6 +594,8 @@ class _Session:
         self.batch_size, self.lrs = int(batch_size), [float(lr) for lr in lrs]
         self.patience, self.epochs_per_stage = int(patience), epochs_per_stage
         self.steps_per_epoch, self.seed = steps_per_epoch, int(seed)
+        #: Set by SIGTERM/SIGINT (see :func:`_stop_on_signals`): checkpoint and stop.
+        self.stop_requested = False
         self.checkpoint_seconds = (None if checkpoint_minutes is None
                                    else float(checkpoint_minutes) * 60.0)
         self.verbose, self.workers = verbose, workers
@@ -762,7 +767,7 @@ class _Session:
                 if bar is not None:
                     bar.update(s["step"], values=[("loss", s["train_loss_sum"] / s["step"])])
                 now = time.monotonic()
-                out_of_time = deadline is not None and now >= deadline
+                out_of_time = (deadline is not None and now >= deadline) or self.stop_requested
                 due = (self.checkpoint_seconds is not None
                        and now - last_save >= self.checkpoint_seconds)
                 if s["step"] < n_steps and (out_of_time or due):
@@ -775,6 +780,9 @@ class _Session:
                                  "written)", s["step"], n_steps, s["epoch"] + 1)
                         return "paused"
             self._end_epoch(n_steps, time.monotonic() - started, steps_here, train_seconds)
+            if self.stop_requested and not s["finished"]:
+                log.info("stopped by a signal after epoch %d (checkpoint written)", s["epoch"])
+                return "paused"
             if deadline is not None and time.monotonic() >= deadline and not s["finished"]:
                 log.info("time is up after epoch %d (checkpoint written)", s["epoch"])
                 return "paused"
@@ -836,6 +844,34 @@ class _Session:
 # ---------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _stop_on_signals(session, signals=(signal.SIGTERM, signal.SIGINT)):
+    """While training, SIGTERM or SIGINT ask for a checkpoint and a clean stop.
+
+    The step in progress finishes, a checkpoint is written and the run
+    returns ``'paused'`` (a second signal of the same kind acts as usual).
+    Only the main thread can install handlers; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum, frame):
+        log.warning("%s received: writing a checkpoint and stopping",
+                    signal.Signals(signum).name)
+        session.stop_requested = True
+        signal.signal(signum, previous[signum])
+
+    for sig in signals:
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
 
 def _settings(mode, distill, teacher, config, batch_size, seed, lrs, steps_per_epoch,
               valid_segments, max_duration, teacher_hop_frames, teacher_features, valid_list,
@@ -1149,7 +1185,9 @@ def pretrain(
                        steps_per_epoch=steps_per_epoch, seed=seed,
                        valid_segments=valid_segments, checkpoint_minutes=checkpoint_minutes,
                        verbose=verbose, workers=workers)
-    status = "finished" if session.state["finished"] else session.train(deadline, max_epochs)
+    with _stop_on_signals(session):
+        status = ("finished" if session.state["finished"]
+                  else session.train(deadline, max_epochs))
     s = session.state
     train_hours = sum(c.n_samples for c in train_clips) / SAMPLE_RATE / 3600.0
     result.update(epoch=s["epoch"], stage=min(s["stage"], len(lrs) - 1), lr=s["lr"],
