@@ -43,5 +43,7 @@ MSD_TAGS = (
 #: Extra feature stores (os.pathsep-separated folders) that Train/Test read.
 ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"
 
-#: Inference engine of the SampleCNN extractors: auto, keras or blas.
+#: Inference engine of the SampleCNN extractors: auto, keras, tflite or blas.
 ENV_ENGINE = "MIREX_ENGINE"
+#: Arithmetic of the SampleCNN extractors: auto, fp32, bf16 or int8.
+ENV_PRECISION = "MIREX_PRECISION"

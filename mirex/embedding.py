@@ -23,7 +23,8 @@ import numpy as np
 
 __all__ = ["configure_threads", "FeatureModel", "pool_segments", "embed_clips",
            "SampleCNNExtractor", "EMBEDDING_VERSION", "apply_thread_settings", "run_batched",
-           "ENGINES", "make_feature_model"]
+           "ENGINES", "PRECISIONS", "make_feature_model", "keras_feature_model",
+           "resolve_engine"]
 
 #: Segments per inference batch.
 BATCH_SEGMENTS = 16
@@ -65,8 +66,30 @@ def apply_thread_settings() -> None:
         pass
 
 
+def keras_feature_model(backbone, precision: str = "fp32"):
+    """The backbone cut at its tapped blocks, each max-pooled over time, concatenated.
+
+    Input ``(batch, segment_samples, 1)`` float32, output ``(batch, dim)``
+    float32. ``precision='bf16'`` computes in bfloat16 (Keras'
+    ``mixed_bfloat16`` policy: weights stay float32, the output is cast back).
+    """
+    import keras
+
+    policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = backbone.build()
+        taps = [keras.layers.GlobalMaxPooling1D(name=f"{name}_tmax")(model.get_layer(name).output)
+                for name in backbone.feature_layers]
+        merged = keras.layers.Concatenate(name="multilevel")(taps) if len(taps) > 1 else taps[0]
+        merged = keras.layers.Activation("linear", dtype="float32", name="to_float32")(merged)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return keras.Model(model.input, merged, name=f"{backbone.name}_features")
+
+
 class FeatureModel:
-    """A backbone cut at its tapped blocks, max-pooled over time, traced once.
+    """A backbone cut at its tapped blocks, max-pooled over time, traced once (TensorFlow).
 
     Parameters
     ----------
@@ -74,21 +97,19 @@ class FeatureModel:
         A verified backbone folder.
     batch_segments : int
         Segments per inference batch.
+    precision : {'fp32', 'bf16'}
+        Arithmetic (see :func:`keras_feature_model`).
     """
 
-    def __init__(self, backbone, batch_segments: int = BATCH_SEGMENTS):
-        import keras
+    def __init__(self, backbone, batch_segments: int = BATCH_SEGMENTS, precision: str = "fp32"):
         import tensorflow as tf
 
         apply_thread_settings()
         self.backbone = backbone
         self.batch_segments = int(batch_segments)
-        model = backbone.build()
-        taps = [keras.layers.GlobalMaxPooling1D(name=f"{name}_tmax")(model.get_layer(name).output)
-                for name in backbone.feature_layers]
-        merged = keras.layers.Concatenate(name="multilevel")(taps) if len(taps) > 1 else taps[0]
-        self.model = keras.Model(model.input, merged, name=f"{backbone.name}_features")
-        self.dim = int(merged.shape[-1])
+        self.precision = precision
+        self.model = keras_feature_model(backbone, precision)
+        self.dim = int(self.model.output.shape[-1])
         n = backbone.segment_samples
         self._run = tf.function(
             lambda x: self.model(tf.expand_dims(x, -1), training=False),
@@ -160,23 +181,72 @@ def embed_clips(model: FeatureModel, clips: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([pool_segments(features[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
-#: Inference engines: 'keras' (TensorFlow, CPU or GPU) and 'blas' (NumPy /
-#: OpenBLAS matrix products, CPU only, opt-in: on the 2-core development
-#: machine it was not reliably faster than 'keras' under load). 'auto' is keras.
-ENGINES = ("auto", "keras", "blas")
+#: Inference engines. 'keras': TensorFlow's kernels, CPU or GPU. 'tflite':
+#: TensorFlow Lite with XNNPACK, CPU (see :mod:`mirex.tflite_inference`).
+#: 'blas': NumPy / OpenBLAS matrix products, CPU (opt-in). 'auto': keras when
+#: TensorFlow sees a GPU, else tflite.
+ENGINES = ("auto", "keras", "tflite", "blas")
+#: Arithmetic. 'fp32' everywhere; 'bf16' (keras engine: mixed bfloat16, the
+#: GPU default of 'auto'); 'int8' (tflite engine: full-integer quantization).
+#: 'auto': bf16 on a GPU, else fp32.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+#: Segments per batch on a GPU (large batches keep it busy).
+GPU_BATCH_SEGMENTS = 256
 
 
-def make_feature_model(backbone, engine: str = "auto", batch_segments: int = BATCH_SEGMENTS):
-    """The feature model of ``backbone`` for an inference engine (see :data:`ENGINES`).
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU."""
+    import tensorflow as tf
 
-    Both engines give the same features within float32 rounding, so a cache
-    made with one is valid for the other.
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_engine(engine: str = "auto", precision: str = "auto",
+                   gpu: bool | None = None) -> tuple[str, str]:
+    """The concrete ``(engine, precision)`` for the requested ones.
+
+    ``gpu`` (default: ask TensorFlow) decides what 'auto' means. Raises
+    ``ValueError`` for unknown names and for combinations no engine runs.
     """
+    engine, precision = (engine or "auto").lower(), (precision or "auto").lower()
+    if engine not in ENGINES:
+        raise ValueError(f"unknown inference engine {engine!r}; choose from {ENGINES}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+    if "auto" in (engine, precision) and gpu is None:
+        gpu = gpu_available()
+    if engine == "auto":
+        engine = "tflite" if precision == "int8" else "keras" if gpu or precision == "bf16" \
+            else "tflite"
+    if precision == "auto":
+        precision = "bf16" if gpu and engine == "keras" else "fp32"
+    allowed = {"keras": ("fp32", "bf16"), "tflite": ("fp32", "int8"), "blas": ("fp32",)}
+    if precision not in allowed[engine]:
+        raise ValueError(f"the {engine} engine runs {' or '.join(allowed[engine])}, "
+                         f"not {precision}")
+    return engine, precision
+
+
+def make_feature_model(backbone, engine: str = "auto", batch_segments: int = BATCH_SEGMENTS,
+                       precision: str = "auto"):
+    """The feature model of ``backbone`` for an inference engine and precision.
+
+    In float32 all engines give the same features within float32 rounding,
+    so a cache made with one is valid for the others; 'bf16' stays within
+    about 1 % of them (see ``README.txt``), 'int8' is kept apart.
+    """
+    engine, precision = resolve_engine(engine, precision)
     if engine == "blas":
         from .blas_inference import BlasFeatureModel
 
         return BlasFeatureModel(backbone, batch_segments)
-    return FeatureModel(backbone, batch_segments)
+    if engine == "tflite":
+        from .tflite_inference import TFLiteFeatureModel
+
+        return TFLiteFeatureModel(backbone, batch_segments, precision)
+    if precision == "bf16" and batch_segments == BATCH_SEGMENTS and gpu_available():
+        batch_segments = GPU_BATCH_SEGMENTS
+    return FeatureModel(backbone, batch_segments, precision)
 
 
 #: Bumped whenever the way a clip becomes a vector changes, so old cache
@@ -199,15 +269,23 @@ class SampleCNNExtractor:
         Seconds decoded per file (see :func:`mirex.audio.load`).
     batch_segments : int
         Segments per inference batch.
+    engine, precision : str or None
+        See :data:`ENGINES` and :data:`PRECISIONS` (default:
+        ``$MIREX_ENGINE`` / ``$MIREX_PRECISION``, else 'auto'). Float
+        precisions share one cache namespace; 'int8' has its own.
     """
 
     def __init__(self, backbone, max_segments=None, max_duration=None,
-                 batch_segments: int = BATCH_SEGMENTS, engine: str | None = None):
-        from .constants import ENV_ENGINE, MAX_DURATION, MAX_SEGMENTS
+                 batch_segments: int = BATCH_SEGMENTS, engine: str | None = None,
+                 precision: str | None = None):
+        from .constants import ENV_ENGINE, ENV_PRECISION, MAX_DURATION, MAX_SEGMENTS
 
         self.engine = (engine or os.environ.get(ENV_ENGINE) or "auto").lower()
+        self.precision = (precision or os.environ.get(ENV_PRECISION) or "auto").lower()
         if self.engine not in ENGINES:
             raise ValueError(f"unknown inference engine {self.engine!r}; choose from {ENGINES}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose from {PRECISIONS}")
         self.backbone = backbone
         self.max_segments = MAX_SEGMENTS if max_segments is None else max_segments
         self.max_duration = MAX_DURATION if max_duration is None else max_duration
@@ -234,8 +312,11 @@ class SampleCNNExtractor:
         import hashlib
         import json
 
-        params = json.dumps({"spec": self.input_spec, "taps": self.backbone.feature_layers,
-                             "version": EMBEDDING_VERSION}, sort_keys=True)
+        params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
+                  "version": EMBEDDING_VERSION}
+        if self.precision == "int8":
+            params["precision"] = "int8"
+        params = json.dumps(params, sort_keys=True)
         digest = hashlib.sha256(params.encode()).hexdigest()[:8]
         return f"{self.name}-{self.backbone.weights_sha256[:12]}-{digest}"
 
@@ -246,7 +327,8 @@ class SampleCNNExtractor:
                 "trained": self.backbone.trained, "dim": self.dim,
                 "feature_layers": self.backbone.feature_layers,
                 "max_segments": self.max_segments, "max_duration": self.max_duration,
-                "embedding_version": EMBEDDING_VERSION}
+                "embedding_version": EMBEDDING_VERSION, "engine": self.engine,
+                "precision": self.precision}
 
     def prepare(self, path) -> np.ndarray:
         """Decode and segment one file: ``(n_segments, segment_samples)``.
@@ -263,5 +345,6 @@ class SampleCNNExtractor:
     def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings of prepared clips: ``(n_clips, dim)``."""
         if self._model is None:
-            self._model = make_feature_model(self.backbone, self.engine, self.batch_segments)
+            self._model = make_feature_model(self.backbone, self.engine, self.batch_segments,
+                                             self.precision)
         return embed_clips(self._model, prepared)

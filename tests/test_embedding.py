@@ -113,13 +113,83 @@ def test_blas_engine_equals_the_keras_model(trained_looking_backbone):
 def test_engines_are_selected_by_name_and_environment(tiny_models, monkeypatch):
     from mirex.blas_inference import BlasFeatureModel
     from mirex.embedding import make_feature_model
+    from mirex.tflite_inference import TFLiteFeatureModel
 
     backbone = load_backbone(tiny_models / "samplecnn-msd")
     assert isinstance(make_feature_model(backbone, "blas"), BlasFeatureModel)
     assert isinstance(make_feature_model(backbone, "keras"), FeatureModel)
-    assert isinstance(make_feature_model(backbone, "auto"), FeatureModel)
+    assert isinstance(make_feature_model(backbone, "tflite"), TFLiteFeatureModel)
+    # no GPU here: 'auto' is the TFLite engine in float32
+    assert isinstance(make_feature_model(backbone, "auto"), TFLiteFeatureModel)
     monkeypatch.setenv("MIREX_ENGINE", "keras")
     assert SampleCNNExtractor(backbone).engine == "keras"
     monkeypatch.setenv("MIREX_ENGINE", "fast")
     with pytest.raises(ValueError, match="engine"):
         SampleCNNExtractor(backbone)
+    monkeypatch.setenv("MIREX_ENGINE", "auto")
+    monkeypatch.setenv("MIREX_PRECISION", "fp8")
+    with pytest.raises(ValueError, match="precision"):
+        SampleCNNExtractor(backbone)
+
+
+def test_auto_means_bf16_keras_on_a_gpu_and_fp32_tflite_on_a_cpu():
+    from mirex.embedding import resolve_engine
+
+    assert resolve_engine("auto", "auto", gpu=True) == ("keras", "bf16")
+    assert resolve_engine("auto", "auto", gpu=False) == ("tflite", "fp32")
+    assert resolve_engine("auto", "fp32", gpu=True) == ("keras", "fp32")
+    assert resolve_engine("auto", "int8", gpu=True) == ("tflite", "int8")
+    assert resolve_engine("auto", "bf16", gpu=False) == ("keras", "bf16")
+    assert resolve_engine("blas", "auto", gpu=True) == ("blas", "fp32")
+    for engine, precision in (("blas", "int8"), ("keras", "int8"), ("tflite", "bf16")):
+        with pytest.raises(ValueError, match="engine runs"):
+            resolve_engine(engine, precision, gpu=False)
+
+
+def test_tflite_fp32_equals_the_keras_model(trained_looking_backbone):
+    from mirex.tflite_inference import TFLiteFeatureModel
+
+    x = segments(7, 11)
+    keras_features = FeatureModel(trained_looking_backbone, batch_segments=4).segment_features(x)
+    lite = TFLiteFeatureModel(trained_looking_backbone, batch_segments=3)
+    np.testing.assert_allclose(lite.segment_features(x), keras_features, rtol=1e-4, atol=1e-5)
+    # a segment's features do not depend on its batch company
+    alone = lite.segment_features(x[2:3])
+    np.testing.assert_array_equal(alone[0], lite.segment_features(x)[2])
+
+
+def _relative_error(a, b):
+    """Per-segment error relative to the segment's largest feature of the reference."""
+    return np.abs(a - b).max(axis=1) / np.abs(a).max(axis=1)
+
+
+def test_bf16_stays_within_tolerance_of_fp32(trained_looking_backbone):
+    x = segments(6, 5)
+    fp32 = FeatureModel(trained_looking_backbone, batch_segments=3).segment_features(x)
+    bf16 = FeatureModel(trained_looking_backbone, batch_segments=3,
+                        precision="bf16").segment_features(x)
+    err = _relative_error(fp32, bf16)
+    assert err.max() < 0.05, err           # bfloat16 keeps 8 bits of mantissa
+    assert err.max() > 0                   # the path is really reduced precision
+    again = FeatureModel(trained_looking_backbone, batch_segments=3, precision="bf16")
+    np.testing.assert_array_equal(again.segment_features(x[:1])[0], bf16[0])
+
+
+def test_int8_stays_within_tolerance_of_fp32_and_has_its_own_cache(trained_looking_backbone):
+    from mirex.audio import segment
+    from mirex.synth import synthesize_clip
+    from mirex.tflite_inference import TFLiteFeatureModel
+
+    # music at a usual level (seeds other than the calibration's)
+    x = np.concatenate([segment(synthesize_clip(g, seed=999, duration=6.0), max_segments=2)
+                        for g in ("march", "swing", "techno")])
+    fp32 = FeatureModel(trained_looking_backbone, batch_segments=3).segment_features(x)
+    int8 = TFLiteFeatureModel(trained_looking_backbone, batch_segments=3, precision="int8")
+    got = int8.segment_features(x)
+    err = _relative_error(fp32, got)
+    assert 0 < err.max() < 0.15, err
+    cosine = (fp32 * got).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(got, axis=1)
+    assert cosine.min() > 0.99, cosine
+    ids = {p: SampleCNNExtractor(trained_looking_backbone, precision=p).id
+           for p in ("auto", "fp32", "bf16", "int8")}
+    assert ids["auto"] == ids["fp32"] == ids["bf16"] != ids["int8"]
