@@ -30,9 +30,13 @@ demo: $(STAMP)
 	$(PY) -m mirex.cli demo
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_extraction.py --engine keras
+	$(PY) benchmarks/bench_extraction.py --engine tflite --precision fp32
+	$(PY) benchmarks/bench_extraction.py --engine keras --precision fp32
+	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8
+	$(PY) benchmarks/bench_extraction.py --engine keras --precision bf16 --clips 4
 	$(PY) benchmarks/bench_extraction.py --engine blas
-	$(PY) benchmarks/bench_extraction.py --engine keras --variant LPNKK3
+	$(PY) benchmarks/bench_extraction.py --engine tflite --variant LPNKK3
+	$(PY) benchmarks/bench_accelerator.py --segments 256 --batches 16
 	$(PY) benchmarks/bench_svm.py
 
 corpus: $(STAMP)

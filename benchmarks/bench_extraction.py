@@ -6,10 +6,14 @@ throughput, GFLOP per clip, achieved GFLOP/s, the startup time (imports,
 model build and trace) and the peak resident memory.
 
 The network is the paper's 3^9 SampleCNN with seeded random weights: speed
-does not depend on the values of the weights. Clips are generated 44.1 kHz
-stereo 16-bit WAVs, so decoding, mixdown and resampling are all exercised.
+does not depend on the values of the weights. Clips are 44.1-kHz stereo
+16-bit WAVs of generated music (:mod:`mirex.synth`), so decoding, mixdown and
+resampling are all exercised. Each run also measures NumPy's float32
+matrix-multiply rate (the machine's practical peak, for the percentage) and
+the agreement of clip embeddings with the float32 Keras model.
 
     python benchmarks/bench_extraction.py [--clips 24] [--threads N] [--variant LPNKK1|LPNKK3]
+        [--engine auto|keras|tflite|blas] [--precision auto|fp32|bf16|int8]
 """
 
 from __future__ import annotations
@@ -29,17 +33,52 @@ import soundfile as sf
 
 
 def make_clips(folder: Path, n: int, seconds: float = 30.0, sr: int = 44100) -> list[str]:
+    """``n`` clips of generated music (mirex.synth, genres in turn), 44.1-kHz stereo 16-bit WAV."""
+    from mirex.synth import GENRES, synthesize_clip
+
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     paths = []
-    t = np.arange(int(seconds * sr)) / sr
     for i in range(n):
-        f = rng.uniform(100, 1000)
-        y = 0.3 * np.sin(2 * np.pi * f * t)[:, None] + 0.05 * rng.standard_normal((t.size, 2))
+        y = synthesize_clip(GENRES[i % len(GENRES)], seed=1000 + i, duration=seconds, sr=sr)
+        stereo = np.stack([y, 0.9 * y + 0.01 * rng.standard_normal(y.size)], axis=1)
         path = folder / f"clip{i:03d}.wav"
-        sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
+        sf.write(path, np.clip(stereo, -1, 1).astype(np.float32), sr, subtype="PCM_16")
         paths.append(str(path))
     return paths
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best float32 matrix-multiply rate of NumPy's BLAS here, in GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def compare_with_fp32(extractor, paths) -> dict:
+    """Clip embeddings of ``extractor`` against the float32 Keras model's.
+
+    ``max_rel_error``: largest absolute difference over a clip's largest
+    reference feature; ``min_cosine``: worst cosine similarity.
+    """
+    from mirex.embedding import FeatureModel, embed_clips
+
+    prepared = [extractor.prepare(p) for p in paths]
+    got = extractor.embed(prepared).astype(np.float64)
+    ref = embed_clips(FeatureModel(extractor.backbone), prepared).astype(np.float64)
+    rel = np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)
+    cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+    return {"clips": len(paths), "max_rel_error": float(rel.max()),
+            "min_cosine": float(cos.min())}
 
 
 def main(argv=None) -> dict:
@@ -47,7 +86,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variant", default="LPNKK1", choices=["LPNKK1", "LPNKK3"])
-    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "blas"])
+    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "tflite", "blas"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
+    parser.add_argument("--agreement-clips", type=int, default=4,
+                        help="clips compared with the float32 Keras model")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -65,7 +107,8 @@ def main(argv=None) -> dict:
         tmp = Path(tmp)
         names = ["a"] if args.variant == "LPNKK1" else ["a", "b"]
         extractors = [SampleCNNExtractor(create_random_backbone(tmp / n, name=f"paper-{n}",
-                                                                seed=i), engine=args.engine)
+                                                                seed=i),
+                                         engine=args.engine, precision=args.precision)
                       for i, n in enumerate(names)]
         paths = make_clips(tmp / "audio", args.clips + 2)
         warm, timed = paths[:2], paths[2:]
@@ -86,6 +129,9 @@ def main(argv=None) -> dict:
         for e in extractors:
             e.embed(batch)
         model_only = time.perf_counter() - t0
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        agreement = compare_with_fp32(extractors[0], timed[: args.agreement_clips])
+        peak = matmul_peak_gflops()
 
     n_seg = len(segments)
     gflop_clip = 2 * multiply_adds(PAPER_CONFIG) * n_seg * len(extractors) / 1e9
@@ -93,6 +139,7 @@ def main(argv=None) -> dict:
         "benchmark": "extraction",
         "variant": args.variant,
         "engine": type(extractors[0]._model).__name__,
+        "precision": getattr(extractors[0]._model, "precision", "fp32"),
         "model": "SampleCNN 3^9 paper config (random weights)",
         "clips": len(timed),
         "clip_seconds": 30.0,
@@ -104,8 +151,14 @@ def main(argv=None) -> dict:
         "gflop_per_clip": round(gflop_clip, 2),
         "achieved_gflop_per_s_end_to_end": round(gflop_clip * len(timed) / elapsed, 1),
         "achieved_gflop_per_s_model_only": round(gflop_clip * len(timed) / model_only, 1),
+        "matmul_peak_gflop_per_s": round(peak, 1),
+        "percent_of_matmul_peak_end_to_end": round(100 * gflop_clip * len(timed) / elapsed / peak, 1),
+        "percent_of_matmul_peak_model_only": round(100 * gflop_clip * len(timed) / model_only / peak,
+                                                   1),
         "startup_s_incl_2_clips": round(startup, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "end_to_end_clips_per_s_incl_startup": round((len(timed) + 2) / (startup + elapsed), 3),
+        "peak_rss_mb": round(peak_rss, 1),
+        "agreement_with_keras_fp32": agreement,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
     print(json.dumps(result, indent=2))
