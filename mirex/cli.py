@@ -200,6 +200,16 @@ def pretrain(args):
     sys.exit(pretrain_main(list(args)))
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def distil(args):
+    """Distil a SampleCNN from a musicnn teacher, corpus in memory, any Keras backend; --help."""
+    from .pretrain.inmemory import main as distil_main
+
+    sys.exit(distil_main(list(args)))
+
+
 def _systems(value: str) -> list[str]:
     from .variants import SYSTEMS, system_name
 

@@ -30,7 +30,7 @@ memory (10 h at 22050 Hz is 3.2 GB of float32):
 
 Example (a GPU machine with JAX and no TensorFlow)::
 
-    KERAS_BACKEND=jax python -m mirex.pretrain.inmemory pack/list.txt \\
+    KERAS_BACKEND=jax mirex distil pack/list.txt \\
         --teacher models/musicnn-mtt --out run-mtt --name samplecnn-mtt --minutes 8
 """
 
@@ -374,7 +374,7 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mirex.pretrain.inmemory",
+    p = argparse.ArgumentParser(prog="mirex distil",
                                 description=__doc__.splitlines()[0])
     p.add_argument("list", help="audio files, one per line (relative to the list's folder)")
     p.add_argument("--teacher", required=True, help="musicnn backbone folder")
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    command = "python -m mirex.pretrain.inmemory " + shlex.join(sys.argv[1:] if argv is None
+    command = "mirex distil " + shlex.join(sys.argv[1:] if argv is None
                                                                   else argv)
     summary = distil(args.list, args.teacher, args.out, name=args.name, distill=args.distill,
                      config=args.config, minutes=args.minutes, batch_size=args.batch_size,
