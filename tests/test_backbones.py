@@ -96,3 +96,26 @@ def test_paper_model_costs_the_published_multiply_adds():
 
     assert multiply_adds(PAPER_CONFIG) == pytest.approx(1.73e9, rel=0.01)
     assert multiply_adds(MSD_RELEASED_CONFIG) < multiply_adds(PAPER_CONFIG)
+
+
+@pytest.mark.parametrize("name, teacher", [("samplecnn-msd", "musicnn-msd"),
+                                           ("samplecnn-mtt", "musicnn-mtt")])
+def test_committed_default_backbones_are_trained_small_and_documented(name, teacher):
+    """models/ holds the LPNKK1/LPNKK2 backbones: verified weights, < 10 MB, full provenance."""
+    from pathlib import Path
+
+    from mirex.variants import VARIANTS, default_models_dir
+
+    folder = default_models_dir() / name
+    backbone = load_backbone(folder)                  # checks the weights' sha256
+    assert backbone.trained and backbone.embedding_dim == 1280
+    assert sum(f.stat().st_size for f in Path(folder).iterdir()) < 10e6
+    prov = backbone.manifest["provenance"]
+    assert prov["teacher"]["name"] == teacher
+    teacher_manifest = default_models_dir() / teacher / "manifest.json"
+    assert prov["teacher"]["weights_sha256"] in teacher_manifest.read_text()
+    for key in ("corpus", "epochs", "val", "command", "evaluation",
+                "heldout_agreement_with_teacher", "training_seconds"):
+        assert key in prov, key
+    assert prov["corpus"]["hours"] > 1
+    assert name in VARIANTS["LPNKK3"]
