@@ -323,7 +323,9 @@ class SampleCNNExtractor:
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
         if self.precision == "int8":
-            params["precision"] = "int8"
+            from .tflite_inference import INT8_VERSION
+
+            params["precision"] = f"int8-v{INT8_VERSION}"
         params = json.dumps(params, sort_keys=True)
         digest = hashlib.sha256(params.encode()).hexdigest()[:8]
         return f"{self.name}-{self.backbone.weights_sha256[:12]}-{digest}"
