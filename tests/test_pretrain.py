@@ -318,17 +318,23 @@ def test_resume_refuses_other_settings_and_corrupt_checkpoints(corpus, tmp_path)
                     max_epochs=2, **FAST)
 
 
-def test_sigkill_then_resume(corpus, tmp_path):
-    """A real process killed with SIGKILL after its first epoch resumes from the checkpoint."""
-    out = tmp_path / "killed"
-    args = [sys.executable, "-m", "mirex.pretrain.train", "--mode", "tags",
+_QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _endless_run(corpus, out) -> list[str]:
+    """Command line of a tiny tags run that would go on for a very long time."""
+    return [sys.executable, "-m", "mirex.pretrain.train", "--mode", "tags",
             "--train-list", str(corpus["tags"]), "--out", str(out),
             "--config", json.dumps(TINY), "--steps-per-epoch", "2", "--batch-size", "4",
             "--valid-segments", "2", "--valid-fraction", "0.3", "--workers", "1",
-            "--max-epochs", "1000", "--verbose", "0"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+            "--max-epochs", "100000", "--verbose", "0"]
+
+
+def test_sigkill_then_resume(corpus, tmp_path):
+    """A real process killed with SIGKILL after its first epoch resumes from the checkpoint."""
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_endless_run(corpus, out), cwd=REPO, env=_QUIET,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -352,14 +358,8 @@ def test_sigkill_then_resume(corpus, tmp_path):
 def test_sigterm_checkpoints_and_exits_cleanly(corpus, tmp_path):
     """SIGTERM (what job schedulers send) stops a run after a checkpoint, exit status 0."""
     out = tmp_path / "terminated"
-    args = [sys.executable, "-m", "mirex.pretrain.train", "--mode", "tags",
-            "--train-list", str(corpus["tags"]), "--out", str(out),
-            "--config", json.dumps(TINY), "--steps-per-epoch", "2", "--batch-size", "4",
-            "--valid-segments", "2", "--valid-fraction", "0.3", "--workers", "1",
-            "--max-epochs", "100000", "--verbose", "0"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_endless_run(corpus, out), cwd=REPO, env=_QUIET,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not ((out / TR.CHECKPOINT_NAME).is_file() and _state(out)["epoch"] >= 1):
         if time.monotonic() > deadline:
