@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import lists
+from .cache import STORE_DIRNAME
+from .constants import ENV_FEATURE_STORES
 from .evaluation import (format_summary, make_folds, read_groups,
                          read_prediction_file, score_fold, write_fold_lists, write_report)
 
@@ -119,29 +121,41 @@ def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_pa
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ if env is None else env)
     results, timings = {}, {}
+    # The feature stores of the systems run so far, read (never written) by the
+    # next ones: LPNKK3 finds LPNKK1's and LPNKK2's embeddings there, so a dry
+    # run computes each backbone's features once. Identical results: entries
+    # are keyed by extractor id (weights checksum, parameters) and audio hash.
+    earlier_stores: list[str] = []
     for system in systems:
         scratch = out_dir / "scratch" / system
         scratch.mkdir(parents=True, exist_ok=True)
+        system_env = dict(env)
+        if earlier_stores:
+            system_env[ENV_FEATURE_STORES] = os.pathsep.join(
+                [p for p in env.get(ENV_FEATURE_STORES, "").split(os.pathsep) if p]
+                + earlier_stores)
+        earlier_stores.append(str(scratch / STORE_DIRNAME))
         pred_dir = out_dir / "predictions" / system
         pred_dir.mkdir(parents=True, exist_ok=True)
         log.info("%s: extracting features of %d files", system, len(set(paths)))
         _, timings[f"{system}/extract"] = _run(
             "extractFeatures.sh", [scratch, list_dir / "extract.txt"],
-            out_dir / "logs" / f"{system}_extract.log", system, num_threads, env)
+            out_dir / "logs" / f"{system}_extract.log", system, num_threads, system_env)
 
         def fold_job(k: int):
             fold_scratch = scratch / f"fold{k}"
             fold_scratch.mkdir(exist_ok=True)
             prefix = out_dir / "logs" / f"{system}_fold{k}"
             rc, t_train = _run("Train.sh", [fold_scratch, list_dir / f"fold{k}_train.txt"],
-                               Path(f"{prefix}_train.log"), system, num_threads, env)
+                               Path(f"{prefix}_train.log"), system, num_threads, system_env)
             output = pred_dir / f"fold{k}.txt"
             if output.exists():
                 output.unlink()
             t_test = 0.0
             if rc == 0:
                 _, t_test = _run("Test.sh", [fold_scratch, list_dir / f"fold{k}_test.txt", output],
-                                 Path(f"{prefix}_test.log"), system, num_threads, env)
+                                 Path(f"{prefix}_test.log"), system, num_threads,
+                                 system_env)
             log.info("%s: fold %d done (train %.1f s, test %.1f s)", system, k, t_train, t_test)
             return k, output, t_train, t_test
 

@@ -89,3 +89,18 @@ def test_musicnn_peer_uses_the_committed_weights_and_tells_sounds_apart():
     vectors = ex.embed([low, noise])
     assert vectors.shape == (2, 1506) and np.isfinite(vectors).all()
     assert np.linalg.norm(vectors[0] - vectors[1]) > 0.1 * np.linalg.norm(vectors[0])
+
+
+def test_later_systems_reuse_the_features_of_earlier_ones(labelled, tiny_models, monkeypatch):
+    """LPNKK3 = LPNKK1's + LPNKK2's backbones: in one dry run each is computed once."""
+    monkeypatch.setenv("MIREX_MODELS_DIR", str(tiny_models))
+    out = labelled / "shared"
+    outcome = dry_run(labelled / "all.txt", out, systems=["LPNKK1", "LPNKK2", "LPNKK3"],
+                      n_folds=2)
+    n = len(set(lists.read_paths(out / "lists" / "extract.txt")))
+    assert f"{n} files, 0 from cache, {n} extracted" in (out / "logs" / "LPNKK1_extract.log").read_text()
+    assert f"{n} files, {n} from cache, 0 extracted" in (out / "logs" / "LPNKK3_extract.log").read_text()
+    assert not list((out / "scratch" / "LPNKK3" / "features").glob("*/*/*.npy"))
+    for k in (1, 2):
+        assert "0 extracted" in (out / "logs" / f"LPNKK3_fold{k}_train.log").read_text()
+    assert all(not s.problems for s in outcome["results"]["LPNKK3"])
