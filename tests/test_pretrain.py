@@ -25,6 +25,7 @@ from mirex.constants import MSD_TAGS, SAMPLE_RATE, SEGMENT_SAMPLES
 from mirex.pretrain import data as D
 from mirex.pretrain import teacher as T
 from mirex.pretrain import train as TR
+from mirex.pretrain.student import build_student
 
 REPO = Path(__file__).resolve().parent.parent
 MUSICNN_MSD = REPO / "models" / "musicnn-msd"
@@ -283,7 +284,7 @@ def test_learning_rate_stages_follow_patience(corpus, tmp_path, monkeypatch):
             state["wait"]) == (1, 0.002, 4, 0, 0)
     assert result["best_epoch"] == 2
     # the new stage starts from the best weights, with fresh momenta
-    model = TR._build_student(
+    model = build_student(
         {**TR.validate_config(TINY), "n_outputs": 5}, None, 0)[0]
     model.load_weights(out / TR.CHECKPOINT_DIR / state["files"]["weights"]["file"])
     current = [w.copy() for w in model.get_weights()]

@@ -54,7 +54,8 @@ from ..backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG
 from ..constants import MAX_DURATION, SAMPLE_RATE, SEGMENT_SAMPLES
 from ..fileio import atomic_write_text
 from ..lists import read_paths
-from .train import LRS, MOMENTUM, _build_student, _loss_name, _numpy_loss
+from . import student
+from .train import LRS, MOMENTUM
 
 __all__ = ["Corpus", "load_corpus", "teacher_windows", "distil", "main"]
 
@@ -248,12 +249,12 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
         std[std < 1e-6] = 1.0
         y_all = ((pool - mean) / std).astype(np.float32)
         features_dim, labels = y_all.shape[1], [f"output{i}" for i in range(config["n_outputs"])]
-    loss_name = _loss_name("teacher", distill)
+    loss_name = student.loss_name("teacher", distill)
 
     if precision:
         keras.mixed_precision.set_global_policy(precision)
     try:
-        backbone, train_model, _ = _build_student(config, features_dim, seed)
+        backbone, train_model, _ = student.build_student(config, features_dim, seed)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     outputs = keras.layers.Activation("linear", dtype="float32", name="to_float32")(
@@ -304,7 +305,7 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
 
     def evaluate():
         p = model.predict(valid_x, batch_size=256, verbose=0).astype(np.float32)
-        row = {"val_loss": float(_numpy_loss(loss_name, valid_y, p).mean())}
+        row = {"val_loss": float(student.numpy_loss(loss_name, valid_y, p).mean())}
         if distill == "posteriors":
             row["val_auc"] = tag_agreement(p, valid_y, 0.5)[0]
             row["val_auc_top5"] = tag_agreement(p, valid_y, top_k=5)[0]

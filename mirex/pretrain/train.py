@@ -126,6 +126,7 @@ from ..constants import MAX_DURATION, MAX_SEGMENTS, SAMPLE_RATE, SEGMENT_SAMPLES
 from ..fileio import atomic_write_bytes, atomic_write_text, sha256_file
 from ..lists import ListError, read_paths
 from . import data as D
+from . import student
 
 __all__ = ["LRS", "LOG_COLUMNS", "pretrain", "benchmark", "main"]
 
@@ -155,8 +156,6 @@ LOG_COLUMNS = ("epoch", "stage", "epoch_in_stage", "lr", "steps", "train_loss", 
                "val_auc", "val_auc_top5", "val_auc_tags", "val_accuracy", "val_r2",
                "improved", "wait", "seconds", "segments_per_s")
 
-#: Keras' clipping of probabilities in its cross-entropies.
-EPSILON = 1e-7
 
 
 # ---------------------------------------------------------------------------
@@ -422,52 +421,6 @@ def _standardiser(entries) -> tuple[np.ndarray, np.ndarray]:
 # Model, losses
 # ---------------------------------------------------------------------------
 
-def _build_student(config: dict, features_dim: int | None, seed: int):
-    """``(backbone, train_model, trainable variables)``.
-
-    With ``features_dim``, ``train_model`` maps the waveform to a linear
-    ``Dense(features_dim)`` head on the multi-level embedding (time-max of the
-    backbone's tapped blocks); otherwise it is the backbone itself.
-    """
-    import keras
-
-    from ..backbones import N_TAPS
-    from ..backbones.samplecnn import block_output_name, build_samplecnn
-
-    backbone = build_samplecnn(config, seed=seed)
-    if features_dim is None:
-        return backbone, backbone, list(backbone.trainable_variables)
-    n_blocks = len(config["widths"])
-    tapped = [block_output_name(i, n_blocks) for i in range(n_blocks - N_TAPS + 1, n_blocks + 1)]
-    taps = [keras.layers.GlobalMaxPooling1D(name=f"{name}_tmax")(backbone.get_layer(name).output)
-            for name in tapped]
-    embedding = keras.layers.Concatenate(name="multilevel")(taps)
-    head = keras.layers.Dense(features_dim, name="distill_head",
-                              kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
-    train_model = keras.Model(backbone.input, head(embedding), name="samplecnn_distill")
-    return backbone, train_model, list(train_model.trainable_variables)
-
-
-def _loss_name(mode: str, distill: str | None) -> str:
-    if mode == "genres":
-        return "categorical_crossentropy"
-    if mode == "teacher" and distill == "features":
-        return "mean_squared_error"
-    return "binary_crossentropy"
-
-
-def _numpy_loss(name: str, y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-segment loss, as Keras computes it: shape ``(n,)``."""
-    y, p = np.asarray(y, np.float64), np.asarray(p, np.float64)
-    if name == "mean_squared_error":
-        return ((y - p) ** 2).mean(axis=1)
-    p = np.clip(p, EPSILON, 1.0 - EPSILON)
-    if name == "categorical_crossentropy":
-        p = p / p.sum(axis=1, keepdims=True)
-        return -(y * np.log(p)).sum(axis=1)
-    return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)).mean(axis=1)
-
-
 def _make_train_step(strategy, model, optimizer, variables, loss_name: str, batch_size: int):
     """A traced distributed step: ``iterator -> mean loss of one global batch``."""
     import keras
@@ -600,7 +553,7 @@ class _Session:
                                    else float(checkpoint_minutes) * 60.0)
         self.verbose, self.workers = verbose, workers
         self.mode, self.distill = run.settings["mode"], run.settings.get("distill")
-        self.loss_name = _loss_name(self.mode, self.distill)
+        self.loss_name = student.loss_name(self.mode, self.distill)
         self.lengths = np.array([c.n_samples for c in train_clips], np.int64)
         n_samples = SEGMENT_SAMPLES
         self.n_samples = n_samples
@@ -613,7 +566,8 @@ class _Session:
         state = _read_checkpoint(out_dir)
         self.state = state or _initial_state(self.lrs[0])
         with strategy.scope():
-            self.backbone, self.model, self.variables = _build_student(config, distill_dim, seed)
+            self.backbone, self.model, self.variables = student.build_student(
+                config, distill_dim, seed)
             self.optimizer = keras.optimizers.SGD(learning_rate=self.state["lr"],
                                                   momentum=MOMENTUM, nesterov=True)
             self.optimizer.build(self.variables)
@@ -712,7 +666,7 @@ class _Session:
 
         p = self.predict_valid()
         y = self.valid_y
-        out = {"val_loss": float(_numpy_loss(self.loss_name, y, p).mean())}
+        out = {"val_loss": float(student.numpy_loss(self.loss_name, y, p).mean())}
         clip_index = self.valid_plan[0]
         if self.mode in ("tags", "genres"):
             n_clips = len(self.valid_clips)
@@ -1289,7 +1243,7 @@ def benchmark(config: dict | str = PAPER_CONFIG, batch_size: int = 23, steps: in
     strategy = _make_strategy(strategy)
     config = validate_config(_resolve_config(config))
     with strategy.scope():
-        model, _, variables = _build_student(config, None, seed)
+        model, _, variables = student.build_student(config, None, seed)
         optimizer = keras.optimizers.SGD(0.01, momentum=MOMENTUM, nesterov=True)
         optimizer.build(variables)
     rng = np.random.default_rng(seed)
