@@ -37,7 +37,7 @@ def overall_accuracy(run: Path, system: str):
         for row in csv.DictReader(f):
             if row.get("Job", row.get("System")) == system:
                 for key in ("Overall Accuracy", "Overall Acc.", "overall_accuracy"):
-                    if key in row:
+                    if row.get(key):
                         return float(row[key])
     return None
 
@@ -54,7 +54,8 @@ def main(argv=None) -> dict:
         common = sorted(set(a) & set(b))
         same = sum(a[k] == b[k] for k in common)
         result["systems"][system] = {
-            "clips": len(common), "same_prediction": round(same / max(len(common), 1), 4),
+            "clips": len(common),
+            "same_prediction": round(same / len(common), 4) if common else None,
             "accuracy_a": overall_accuracy(args.run_a, system),
             "accuracy_b": overall_accuracy(args.run_b, system)}
     print(json.dumps(result))

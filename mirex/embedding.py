@@ -76,6 +76,7 @@ def keras_feature_model(backbone, precision: str = "fp32"):
     import keras
 
     policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
+    previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = backbone.build()
@@ -84,7 +85,7 @@ def keras_feature_model(backbone, precision: str = "fp32"):
         merged = keras.layers.Concatenate(name="multilevel")(taps) if len(taps) > 1 else taps[0]
         merged = keras.layers.Activation("linear", dtype="float32", name="to_float32")(merged)
     finally:
-        keras.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy(previous)
     return keras.Model(model.input, merged, name=f"{backbone.name}_features")
 
 
@@ -337,8 +338,8 @@ class SampleCNNExtractor:
                 "trained": self.backbone.trained, "dim": self.dim,
                 "feature_layers": self.backbone.feature_layers,
                 "max_segments": self.max_segments, "max_duration": self.max_duration,
-                "embedding_version": EMBEDDING_VERSION, "engine": self.engine,
-                "precision": self.precision}
+                "embedding_version": EMBEDDING_VERSION,
+                **({"precision": "int8"} if self.precision == "int8" else {})}
 
     def prepare(self, path) -> np.ndarray:
         """Decode and segment one file: ``(n_segments, segment_samples)``.

@@ -98,10 +98,8 @@ def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
 
         def representative():
             for start in range(0, len(calibration), batch):
-                chunk = calibration[start : start + batch]
-                if len(chunk) < batch:
-                    chunk = np.concatenate([chunk, calibration[: batch - len(chunk)]])
-                yield [chunk]
+                # wrap around: every batch is full whatever its size
+                yield [calibration[np.arange(start, start + batch) % len(calibration)]]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative

@@ -193,3 +193,12 @@ def test_int8_stays_within_tolerance_of_fp32_and_has_its_own_cache(trained_looki
     ids = {p: SampleCNNExtractor(trained_looking_backbone, precision=p).id
            for p in ("auto", "fp32", "bf16", "int8")}
     assert ids["auto"] == ids["fp32"] == ids["bf16"] != ids["int8"]
+
+
+def test_int8_batches_larger_than_the_calibration_set(trained_looking_backbone):
+    from mirex.tflite_inference import TFLiteFeatureModel, calibration_segments
+
+    n_cal = len(calibration_segments(SEGMENT_SAMPLES, 22050))
+    model = TFLiteFeatureModel(trained_looking_backbone, batch_segments=2 * n_cal + 3,
+                               precision="int8")
+    assert np.isfinite(model.segment_features(segments(2, 3))).all()

@@ -123,3 +123,10 @@ def test_cli_forwards_to_the_trainer():
     assert result.exit_code == 0 and "--teacher" in result.output and "--minutes" in result.output
     result = CliRunner().invoke(main, ["distil", "list.txt"])        # --teacher is required
     assert result.exit_code == 2
+
+
+def test_a_single_file_is_refused_with_a_clear_error(clip_list, tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text(str(clip_list.parent / "c1.wav") + "\n")
+    with pytest.raises(ValueError, match="at least two readable files"):
+        IM.distil(one, MUSICNN_MTT, tmp_path / "out", max_steps=1, **FAST)

@@ -4,8 +4,9 @@ A lent GPU machine may accept only a few tens of megabytes of data per call.
 This tool re-encodes the files of a list as mono 24-kHz Ogg/Opus at about
 20 kbit/s (libsndfile's compression level 0.95; full band up to 12 kHz, above
 the student's 11.025-kHz Nyquist frequency), splits them into ``--parts``
-disjoint parts of about equal duration (files assigned in order of their
-sha256, so the split does not depend on list order), and writes part ``N``
+disjoint parts of equal file counts (files of identical content once, dealt
+in order of their sha256, so the split does not depend on list order), and
+writes part ``N``
 into ``OUT/partN/`` with a ``list.txt`` of its files and a ``manifest.json``
 (source path and sha256, seconds, bytes of every packed file) until the part
 reaches ``--max-mb``.
@@ -19,7 +20,6 @@ on the remote machine, so both networks see the same (lossy) signal.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -59,8 +59,13 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
 
-    paths = read_paths(args.list)
-    keyed = sorted(((sha256_file(q), q) for q in paths))
+    keyed = {}
+    for path in read_paths(args.list):
+        try:
+            keyed.setdefault(sha256_file(path), path)      # identical content: packed once
+        except OSError as exc:
+            print(f"{path}: cannot read file ({exc.strerror or exc})", file=sys.stderr)
+    keyed = sorted(keyed.items())
     out = Path(args.out)
     parts = [[] for _ in range(args.parts)]
     for i, item in enumerate(keyed):

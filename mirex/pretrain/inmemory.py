@@ -4,7 +4,8 @@
 ``tf.distribute``, corpora of any size through a decoded-audio cache on
 disk). This module is its lean sibling for one accelerator without
 TensorFlow (``KERAS_BACKEND=jax`` or ``torch``) and a corpus that fits in
-memory (10 h at 22050 Hz is 3.2 GB of float32):
+memory (10 h at 22050 Hz is 3.2 GB of float32, plus the teacher's log-mel
+windows while they are labelled: about 5 GB for 10 h at the default hop):
 
 1. every file of the list is decoded twice with :func:`mirex.audio.load`,
    at 22050 Hz for the student and at 16 kHz for the teacher;
@@ -157,8 +158,10 @@ def teacher_windows(corpus: Corpus, teacher_dir, hop_frames: int = 32,
         per_clip = list(pool.map(patches, corpus.wave16))
     counts = np.array([len(p) for p in per_clip], np.int64)
     # One predict over all windows: a single input shape, so one compilation.
-    out = features.predict(np.concatenate(per_clip), batch_size=batch_size, verbose=0)
-    del per_clip
+    windows = np.concatenate(per_clip)
+    del per_clip                                  # the patches are held once, not twice
+    out = features.predict(windows, batch_size=batch_size, verbose=0)
+    del windows
     clips = [np.full(n, c, np.int64) for c, n in enumerate(counts)]
     starts = []
     for c, n in enumerate(counts):
@@ -192,6 +195,13 @@ def stage_lr(fraction: float, lrs=LRS, stage_fractions=STAGE_FRACTIONS) -> float
     return float(lrs[max(0, min(stage, len(lrs) - 1))])
 
 
+def _save_atomically(model, path: Path) -> None:
+    """Write ``model``'s weights to ``path`` through a temporary file (a kill leaves the old)."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -205,7 +215,8 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
     """Train a student and write ``out_dir/backbone``; returns the summary (also ``summary.json``).
 
     ``lr`` is the first stage's rate; later stages divide it by 5 each.
-    ``max_steps`` stops after that many steps in all (for tests).
+    ``max_steps`` stops after the epoch that reaches that many steps in all
+    (for tests).
     """
     import keras
 
@@ -233,8 +244,9 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
     valid_clip = _split(len(corpus.paths), valid_fraction, seed)
     is_valid = valid_clip[targets["clip"]]
     train_w, valid_w = np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
-    if len(train_w) == 0:
-        raise ValueError(f"{list_path}: no training windows")
+    if len(train_w) == 0 or len(valid_w) == 0:
+        raise ValueError(f"{list_path}: needs at least two readable files (training and "
+                         f"validation); found {len(corpus.paths)}")
     rng = np.random.default_rng([seed, 2])
     if len(valid_w) > valid_windows:
         valid_w = np.sort(rng.choice(valid_w, valid_windows, replace=False))
@@ -333,17 +345,18 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
                "seconds": round(seconds, 2),
                "segments_per_s": round(steps_per_epoch * batch_size / seconds, 1)}
         state["rows"].append(row)
-        if state["best_val_loss"] is None or row["val_loss"] < state["best_val_loss"]:
+        if row["val_loss"] is not None and (state["best_val_loss"] is None
+                                            or row["val_loss"] < state["best_val_loss"]):
             state["best_val_loss"], state["best_epoch"] = row["val_loss"], state["epoch"]
-            model.save_weights(best_path)
-        tmp = out / f".tmp-{os.getpid()}.weights.h5"
-        model.save_weights(tmp)
-        os.replace(tmp, ckpt_path)
+            _save_atomically(model, best_path)
+        _save_atomically(model, ckpt_path)
         atomic_write_text(state_path, json.dumps(state, indent=1) + "\n")
         write_log()
         log.info("epoch %d lr %.5f train %.4f val %s (%.1f segments/s)", state["epoch"],
                  epoch_lr, row["train_loss"], row["val_loss"], row["segments_per_s"])
 
+    if state["best_epoch"] is None:
+        raise ValueError(f"{out}: no epoch gave a finite validation loss (training diverged)")
     model.load_weights(best_path)
     best = next(r for r in state["rows"] if r["epoch"] == state["best_epoch"])
     provenance = {

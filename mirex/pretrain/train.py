@@ -819,7 +819,8 @@ def _stop_on_signals(session, signals=(signal.SIGTERM, signal.SIGINT)):
         signal.signal(signum, previous[signum])
 
     for sig in signals:
-        previous[sig] = signal.signal(sig, handler)
+        # None: the earlier handler was not installed from Python
+        previous[sig] = signal.signal(sig, handler) or signal.SIG_DFL
     try:
         yield
     finally:
