@@ -1,8 +1,9 @@
 """Benchmark: SampleCNN embedding throughput on an accelerator, any Keras 3 backend.
 
 The harness extracts with TensorFlow; a lent GPU machine may have JAX but no
-TensorFlow. This benchmark builds the same network (paper 3^9 SampleCNN,
-seeded random weights, the multi-level taps time-maxed per segment) with the
+TensorFlow. This benchmark builds the harness's own Keras feature model
+(:func:`mirex.embedding.keras_feature_model`: paper 3^9 SampleCNN, seeded
+random weights, the multi-level taps time-maxed per segment) with the
 backend at hand and times ``predict`` on random segments in float32 and in
 mixed bfloat16, then compares the two (relative error of the embedding, per
 segment, as the harness standardises each dimension before the SVM).
@@ -26,28 +27,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def embedding_model(policy: str, seed: int = 0):
-    import keras
-
-    from mirex.backbones import N_TAPS
-    from mirex.backbones.samplecnn import PAPER_CONFIG, block_output_name, build_samplecnn
-
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        net = build_samplecnn(PAPER_CONFIG, seed=seed)
-        n = len(PAPER_CONFIG["widths"])
-        taps = [keras.layers.GlobalMaxPooling1D()(net.get_layer(block_output_name(i, n)).output)
-                for i in range(n - N_TAPS + 1, n + 1)]
-        out = keras.layers.Activation("linear", dtype="float32")(keras.layers.Concatenate()(taps))
-        return keras.Model(net.input, out)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
-
 def main(argv=None) -> dict:
+    import tempfile
+
     import keras
 
+    from mirex.backbones import create_random_backbone
     from mirex.backbones.samplecnn import PAPER_CONFIG, multiply_adds
+    from mirex.embedding import keras_feature_model
     from mirex.constants import SEGMENT_SAMPLES
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,8 +48,10 @@ def main(argv=None) -> dict:
     result = {"backend": keras.backend.backend(), "keras": keras.__version__,
               "segments": args.segments, "gflop_per_segment": round(flop / 1e9, 3), "runs": []}
     outputs = {}
-    for policy in ("float32", "mixed_bfloat16"):
-        model = embedding_model(policy)
+    with tempfile.TemporaryDirectory() as tmp:
+        backbone = create_random_backbone(Path(tmp) / "paper", config=PAPER_CONFIG, seed=0)
+        models = {p: keras_feature_model(backbone, p) for p in ("fp32", "bf16")}
+    for policy, model in models.items():
         for batch in [int(b) for b in args.batches.split(",")]:
             model.predict(x[: 2 * batch], batch_size=batch, verbose=0)   # compile
             t0 = time.perf_counter()
@@ -74,7 +63,7 @@ def main(argv=None) -> dict:
                 "segments_per_s": round(args.segments / seconds, 1),
                 "clips_per_s": round(args.segments / seconds / 10, 1),
                 "tflop_per_s": round(flop * args.segments / seconds / 1e12, 2)})
-    a, b = outputs["float32"].astype(np.float64), outputs["mixed_bfloat16"].astype(np.float64)
+    a, b = outputs["fp32"].astype(np.float64), outputs["bf16"].astype(np.float64)
     scale = np.abs(a).max(axis=1, keepdims=True) + 1e-12
     result["bf16_vs_fp32"] = {"max_rel_error": float((np.abs(a - b) / scale).max()),
                               "median_rel_error": float(np.median(np.abs(a - b) / scale))}

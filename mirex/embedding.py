@@ -48,6 +48,11 @@ def configure_threads(n_threads: int | None) -> None:
         apply_thread_settings()
 
 
+def configured_threads() -> int | None:
+    """The thread bound set by :func:`configure_threads`, or ``None`` (all cores)."""
+    return int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0) or None
+
+
 def apply_thread_settings() -> None:
     """Hand the thread bounds of :func:`configure_threads` to TensorFlow.
 
@@ -55,7 +60,7 @@ def apply_thread_settings() -> None:
     """
     import tensorflow as tf
 
-    intra = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0)
+    intra = configured_threads() or 0
     inter = int(os.environ.get("TF_NUM_INTEROP_THREADS", "0") or 0)
     try:
         if intra:
@@ -75,17 +80,14 @@ def keras_feature_model(backbone, precision: str = "fp32"):
     """
     import keras
 
-    policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    from .backbones.samplecnn import dtype_policy
+
+    with dtype_policy({"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]):
         model = backbone.build()
         taps = [keras.layers.GlobalMaxPooling1D(name=f"{name}_tmax")(model.get_layer(name).output)
                 for name in backbone.feature_layers]
         merged = keras.layers.Concatenate(name="multilevel")(taps) if len(taps) > 1 else taps[0]
         merged = keras.layers.Activation("linear", dtype="float32", name="to_float32")(merged)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     return keras.Model(model.input, merged, name=f"{backbone.name}_features")
 
 
@@ -291,10 +293,9 @@ class SampleCNNExtractor:
 
         self.engine = (engine or os.environ.get(ENV_ENGINE) or "auto").lower()
         self.precision = (precision or os.environ.get(ENV_PRECISION) or "auto").lower()
-        if self.engine not in ENGINES:
-            raise ValueError(f"unknown inference engine {self.engine!r}; choose from {ENGINES}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose from {PRECISIONS}")
+        # Fail now, before any decoding, on unknown names and impossible pairs;
+        # 'auto' itself is resolved (GPU or not) when the network is built.
+        resolve_engine(self.engine, self.precision, gpu=False)
         self.backbone = backbone
         self.max_segments = MAX_SEGMENTS if max_segments is None else max_segments
         self.max_duration = MAX_DURATION if max_duration is None else max_duration

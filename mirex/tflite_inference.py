@@ -124,7 +124,7 @@ class TFLiteFeatureModel:
 
     def __init__(self, backbone, batch_segments: int, precision: str = "fp32",
                  num_threads: int | None = None):
-        from .embedding import keras_feature_model
+        from .embedding import configured_threads, keras_feature_model
 
         self.backbone = backbone
         self.batch_segments = int(batch_segments)
@@ -135,8 +135,7 @@ class TFLiteFeatureModel:
         calibration = (calibration_segments(n, backbone.sample_rate)
                        if precision == "int8" else None)
         self.flatbuffer = convert(model, self.batch_segments, n, precision, calibration)
-        threads = num_threads or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0) \
-            or os.cpu_count() or 1
+        threads = num_threads or configured_threads() or os.cpu_count() or 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._interpreter = _interpreter_class()(model_content=self.flatbuffer,

@@ -130,6 +130,9 @@ def test_engines_are_selected_by_name_and_environment(tiny_models, monkeypatch):
     monkeypatch.setenv("MIREX_PRECISION", "fp8")
     with pytest.raises(ValueError, match="precision"):
         SampleCNNExtractor(backbone)
+    monkeypatch.delenv("MIREX_PRECISION")
+    with pytest.raises(ValueError, match="engine runs"):      # refused before any decoding
+        SampleCNNExtractor(backbone, engine="blas", precision="int8")
 
 
 def test_auto_means_bf16_keras_on_a_gpu_and_fp32_tflite_on_a_cpu():
@@ -171,6 +174,9 @@ def test_bf16_stays_within_tolerance_of_fp32(trained_looking_backbone):
     err = _relative_error(fp32, bf16)
     assert err.max() < 0.05, err           # bfloat16 keeps 8 bits of mantissa
     assert err.max() > 0                   # the path is really reduced precision
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"   # restored after building
     again = FeatureModel(trained_looking_backbone, batch_segments=3, precision="bf16")
     np.testing.assert_array_equal(again.segment_features(x[:1])[0], bf16[0])
 

@@ -95,10 +95,14 @@ class Backbone:
         widths = self.config["widths"]
         return sum(widths[block_index(layer) - 1] for layer in self.feature_layers)
 
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.manifest["weights"]["file"]
+
     def build(self):
         """The full Keras model with its weights loaded."""
         model = build_samplecnn(self.config, self.segment_samples)
-        model.load_weights(self.path / self.manifest["weights"]["file"])
+        model.load_weights(self.weights_path)
         return model
 
 

@@ -23,6 +23,7 @@ The architecture is a small configuration dictionary:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 from ..constants import SEGMENT_SAMPLES
@@ -34,6 +35,7 @@ __all__ = [
     "build_samplecnn",
     "block_output_name",
     "block_index",
+    "dtype_policy",
     "multiply_adds",
 ]
 
@@ -88,6 +90,24 @@ def validate_config(config: dict, segment_samples: int = SEGMENT_SAMPLES) -> dic
     if not 0.0 <= float(config["dropout"]) < 1.0:
         raise ValueError("config 'dropout' must be in [0, 1)")
     return config
+
+
+@contextlib.contextmanager
+def dtype_policy(policy: str | None):
+    """Build Keras layers under ``policy`` (e.g. ``'mixed_bfloat16'``), then restore the old one.
+
+    Mixed policies keep variables in float32, so weights saved from such a
+    model load into a float32 one. ``None`` changes nothing.
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    if policy:
+        keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def block_index(layer_name: str) -> int:

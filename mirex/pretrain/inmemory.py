@@ -51,19 +51,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG
+from ..backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG, dtype_policy
 from ..constants import MAX_DURATION, SAMPLE_RATE, SEGMENT_SAMPLES
 from ..fileio import atomic_write_text
 from ..lists import read_paths
 from . import student
-from .train import LRS, MOMENTUM
+from .train import LRS, MOMENTUM, write_log
 
 __all__ = ["Corpus", "load_corpus", "teacher_windows", "distil", "main"]
 
 log = logging.getLogger("mirex.pretrain")
 
-TEACHER_RATE = 16000
-TEACHER_HOP = 256
 #: Fraction of the time budget at which each learning-rate stage starts.
 STAGE_FRACTIONS = (0.0, 0.55, 0.8, 0.93)
 STATE_NAME = "state.json"
@@ -110,13 +108,19 @@ class Corpus:
 
 
 def load_corpus(paths, workers: int = 8, max_duration: float = MAX_DURATION) -> Corpus:
-    """Decode every readable file at 22050 and 16000 Hz; unreadable or too short ones are skipped."""
+    """Decode every readable file at 22050 and 16000 Hz; unreadable or too short ones are skipped.
+
+    Each file is decoded once per rate, like the harness (SampleCNN) and the
+    musicnn peer do at extraction time, so that the teacher labels exactly
+    the signal it sees there (decoding is about 1 % of a training run).
+    """
     from ..audio import AudioError, load
+    from ..backbones import musicnn as m
 
     def one(path):
         try:
             y22 = np.asarray(load(path, SAMPLE_RATE, max_duration=max_duration), np.float32)
-            y16 = np.asarray(load(path, TEACHER_RATE, max_duration=max_duration), np.float32)
+            y16 = np.asarray(load(path, m.SAMPLE_RATE, max_duration=max_duration), np.float32)
         except AudioError as exc:
             log.warning("%s", exc)
             return None
@@ -152,7 +156,7 @@ def teacher_windows(corpus: Corpus, teacher_dir, hop_frames: int = 32,
     def patches(y16):
         return m.make_patches(m.logmel(y16), n_frames, hop_frames)
 
-    window_seconds = n_frames * TEACHER_HOP / TEACHER_RATE
+    window_seconds = n_frames * m.HOP_LENGTH / m.SAMPLE_RATE
     slack = max(0, int(round(window_seconds * SAMPLE_RATE)) - SEGMENT_SAMPLES)
     with ThreadPoolExecutor(workers) as pool:
         per_clip = list(pool.map(patches, corpus.wave16))
@@ -165,7 +169,7 @@ def teacher_windows(corpus: Corpus, teacher_dir, hop_frames: int = 32,
     clips = [np.full(n, c, np.int64) for c, n in enumerate(counts)]
     starts = []
     for c, n in enumerate(counts):
-        s = np.round(np.arange(n) * hop_frames * TEACHER_HOP / TEACHER_RATE * SAMPLE_RATE)
+        s = np.round(np.arange(n) * hop_frames * m.HOP_LENGTH / m.SAMPLE_RATE * SAMPLE_RATE)
         starts.append(np.minimum(s.astype(np.int64),
                                  corpus.lengths[c] - SEGMENT_SAMPLES - slack).clip(0))
     tags = [np.asarray(out["taggram"], np.float32)]
@@ -263,12 +267,8 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
         features_dim, labels = y_all.shape[1], [f"output{i}" for i in range(config["n_outputs"])]
     loss_name = student.loss_name("teacher", distill)
 
-    if precision:
-        keras.mixed_precision.set_global_policy(precision)
-    try:
+    with dtype_policy(precision):
         backbone, train_model, _ = student.build_student(config, features_dim, seed)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     outputs = keras.layers.Activation("linear", dtype="float32", name="to_float32")(
         train_model.output)
     model = keras.Model(train_model.input, outputs, name="student")
@@ -287,10 +287,7 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
         from ..backbones import load_backbone
 
         source = Path(init_from)
-        if source.is_dir():
-            found = load_backbone(source)
-            source = found.path / found.manifest["weights"]["file"]
-        backbone.load_weights(source)
+        backbone.load_weights(load_backbone(source).weights_path if source.is_dir() else source)
     best_path = out / "best.weights.h5"
 
     lrs = [lr / 5 ** k for k in range(len(LRS))]
@@ -325,12 +322,6 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
             row["val_r2"] = r2(valid_y, p)
         return {k: (round(v, 6) if math.isfinite(v) else None) for k, v in row.items()}
 
-    def write_log():
-        lines = [",".join(LOG_COLUMNS)]
-        for r in state["rows"]:
-            lines.append(",".join("" if r.get(c) is None else str(r.get(c)) for c in LOG_COLUMNS))
-        atomic_write_text(out / LOG_NAME, "\n".join(lines) + "\n")
-
     while state["seconds"] < budget and (max_steps is None or state["steps"] < max_steps):
         epoch_lr = stage_lr(state["seconds"] / budget, lrs)
         model.optimizer.learning_rate = epoch_lr
@@ -351,7 +342,7 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
             _save_atomically(model, best_path)
         _save_atomically(model, ckpt_path)
         atomic_write_text(state_path, json.dumps(state, indent=1) + "\n")
-        write_log()
+        write_log(out / LOG_NAME, state["rows"], LOG_COLUMNS)
         log.info("epoch %d lr %.5f train %.4f val %s (%.1f segments/s)", state["epoch"],
                  epoch_lr, row["train_loss"], row["val_loss"], row["segments_per_s"])
 

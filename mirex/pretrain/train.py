@@ -496,7 +496,7 @@ def _write_checkpoint(out_dir: Path, state: dict, model, optimizer, new_best: bo
                 path.unlink()
             except OSError:
                 pass
-    _write_log(out_dir / LOG_NAME, state["rows"])
+    write_log(out_dir / LOG_NAME, state["rows"])
 
 
 def _checked(out_dir: Path, entry: dict) -> Path:
@@ -516,12 +516,13 @@ def _read_checkpoint(out_dir: Path) -> dict | None:
     return state
 
 
-def _write_log(path: Path, rows: list) -> None:
+def write_log(path: Path, rows: list, columns: Sequence[str] = LOG_COLUMNS) -> None:
+    """``log.csv``: one row per epoch, empty cells for metrics that do not apply."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in LOG_COLUMNS})
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
     atomic_write_text(path, buffer.getvalue())
 
 
