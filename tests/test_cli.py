@@ -15,11 +15,19 @@ def test_every_command_has_help(command):
     assert result.exit_code == 0 and "Usage:" in result.output
 
 
-def test_pretrain_passes_its_arguments_on(capsys):
+@pytest.mark.parametrize("command, option", [("pretrain", "--teacher"),
+                                             ("distil", "--minutes")])
+def test_trainers_receive_their_arguments(command, option, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["pretrain", "--help"], standalone_mode=False)
+        main([command, "--help"], standalone_mode=False)
     assert exit_.value.code == 0
-    assert "--teacher" in capsys.readouterr().out
+    assert option in capsys.readouterr().out
+
+
+def test_distil_without_a_teacher_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["distil", "list.txt"], standalone_mode=False)
+    assert exit_.value.code == 2 and "--teacher" in capsys.readouterr().err
 
 
 def test_unknown_variant_is_one_clear_error(tmp_path):

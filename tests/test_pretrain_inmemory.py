@@ -114,17 +114,6 @@ def test_features_run_regresses_the_teacher_embedding(clip_list, tmp_path):
     assert backbone.config["n_outputs"] == 3          # the output layer is not trained
 
 
-def test_cli_forwards_to_the_trainer():
-    from click.testing import CliRunner
-
-    from mirex.cli import main
-
-    result = CliRunner().invoke(main, ["distil", "--help"])
-    assert result.exit_code == 0 and "--teacher" in result.output and "--minutes" in result.output
-    result = CliRunner().invoke(main, ["distil", "list.txt"])        # --teacher is required
-    assert result.exit_code == 2
-
-
 def test_a_single_file_is_refused_with_a_clear_error(clip_list, tmp_path):
     one = tmp_path / "one.txt"
     one.write_text(str(clip_list.parent / "c1.wav") + "\n")
