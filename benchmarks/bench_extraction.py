@@ -111,7 +111,7 @@ def main(argv=None) -> dict:
         extractors = [SampleCNNExtractor(create_random_backbone(tmp / n, name=f"paper-{n}",
                                                                 seed=i),
                                          engine=args.engine, precision=args.precision,
-                                         **({"batch_segments": args.batch} if args.batch else {}))
+                                         batch_segments=args.batch)
                       for i, n in enumerate(names)]
         t_clips = time.perf_counter()
         paths = make_clips(tmp / "audio", args.clips + 2)
