@@ -174,17 +174,32 @@ def entries(scratch):
     return sorted(Path(scratch, "features").glob("samplecnn-msd-*/*/*.npy"))
 
 
-def test_sigkill_during_extraction_then_rerun_completes_with_intact_cache(
-        many_clips, tiny_models, tmp_path):
-    root, paths = many_clips
-    env = {**os.environ, "MIREX_MODELS_DIR": str(tiny_models)}
+@pytest.fixture(scope="module")
+def paper_size_run(tmp_path_factory):
+    """A run slow enough to be killed mid-way on any machine: the paper-size
+    network on 16 clips of 30 s (two decode/embed chunks of several seconds)."""
+    from mirex.backbones import create_random_backbone
+
+    root = tmp_path_factory.mktemp("slow")
+    create_random_backbone(root / "models" / "samplecnn-msd", name="samplecnn-msd", seed=1)
+    paths = [write_clip(root / f"c{i:02d}.wav", tone_clip(("low", "high", "noise")[i % 3], i,
+                                                          seconds=30.0)) for i in range(16)]
+    lists.write_paths(root / "list.txt", paths)
+    return root, paths
+
+
+def test_sigkill_during_extraction_then_rerun_completes_with_intact_cache(paper_size_run,
+                                                                          tmp_path):
+    root, paths = paper_size_run
+    assert len(paths) > pipeline.CHUNK_CLIPS  # else no run could be cut after its first chunk
+    env = {**os.environ, "MIREX_MODELS_DIR": str(root / "models")}
     scratch = tmp_path / "scratch"
     proc = subprocess.Popen(_extract_cmd(scratch, root / "list.txt"), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.monotonic() + 120
-    while len(entries(scratch)) < 4 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    deadline = time.monotonic() + 300
+    while not entries(scratch) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     n_before = len(entries(scratch))
