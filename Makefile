@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision fp32
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision fp32
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8
+	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8 --clips 8 \
+		--backbone models/samplecnn-msd
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision bf16 --clips 4
 	$(PY) benchmarks/bench_extraction.py --engine blas
 	$(PY) benchmarks/bench_extraction.py --engine tflite --variant LPNKK3

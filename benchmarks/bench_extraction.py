@@ -10,10 +10,14 @@ does not depend on the values of the weights. Clips are 44.1-kHz stereo
 16-bit WAVs of generated music (:mod:`mirex.synth`), so decoding, mixdown and
 resampling are all exercised. Each run also measures NumPy's float32
 matrix-multiply rate (the machine's practical peak, for the percentage) and
-the agreement of clip embeddings with the float32 Keras model.
+the agreement of clip embeddings with the float32 Keras model, as they come
+and with each clip scaled to RMS levels from -40 to -6 dBFS (reduced
+precision loses most on quiet recordings). ``--backbone`` measures a
+committed backbone (trained weights) instead of the random paper model.
 
     python benchmarks/bench_extraction.py [--clips 24] [--threads N] [--variant LPNKK1|LPNKK3]
         [--engine auto|keras|tflite|blas] [--precision auto|fp32|bf16|int8]
+        [--backbone models/samplecnn-msd[,models/samplecnn-mtt]]
 """
 
 from __future__ import annotations
@@ -64,21 +68,32 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def compare_with_fp32(extractor, paths) -> dict:
+#: RMS levels (dBFS) at which reduced-precision agreement is measured.
+AGREEMENT_DBFS = (-40.0, -30.0, -20.0, -12.0, -6.0)
+
+
+def compare_with_fp32(extractor, prepared) -> dict:
     """Clip embeddings of ``extractor`` against the float32 Keras model's.
 
+    ``prepared``: clips as segments ``(n_segments, n_samples)``.
     ``max_rel_error``: largest absolute difference over a clip's largest
     reference feature; ``min_cosine``: worst cosine similarity.
     """
     from mirex.embedding import FeatureModel, embed_clips
 
-    prepared = [extractor.prepare(p) for p in paths]
     got = extractor.embed(prepared).astype(np.float64)
     ref = embed_clips(FeatureModel(extractor.backbone), prepared).astype(np.float64)
     rel = np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)
     cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
-    return {"clips": len(paths), "max_rel_error": float(rel.max()),
-            "min_cosine": float(cos.min())}
+    return {"clips": len(prepared), "max_rel_error": round(float(rel.max()), 6),
+            "min_cosine": round(float(cos.min()), 6)}
+
+
+def at_level(segments: np.ndarray, dbfs: float) -> np.ndarray:
+    """``segments`` scaled so that their RMS is ``dbfs`` (clipped to [-1, 1])."""
+    rms = np.sqrt(np.mean(np.square(segments, dtype=np.float64)))
+    gain = 10 ** (dbfs / 20) / max(rms, 1e-12)
+    return np.clip(segments * gain, -1.0, 1.0).astype(np.float32)
 
 
 def main(argv=None) -> dict:
@@ -92,6 +107,9 @@ def main(argv=None) -> dict:
                         help="segments per inference batch (default: the extractor's)")
     parser.add_argument("--agreement-clips", type=int, default=4,
                         help="clips compared with the float32 Keras model")
+    parser.add_argument("--backbone", default=None,
+                        help="backbone folder(s) to measure, comma-separated, one per "
+                             "network of the variant (default: the paper model, random weights)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -100,19 +118,25 @@ def main(argv=None) -> dict:
     configure_threads(args.threads)
     t_start = time.perf_counter()
     from mirex import pipeline
-    from mirex.backbones import create_random_backbone
-    from mirex.backbones.samplecnn import PAPER_CONFIG, multiply_adds
+    from mirex.backbones import create_random_backbone, load_backbone
+    from mirex.backbones.samplecnn import multiply_adds
     from mirex.cache import FeatureStore
     from mirex.embedding import SampleCNNExtractor
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         names = ["a"] if args.variant == "LPNKK1" else ["a", "b"]
-        extractors = [SampleCNNExtractor(create_random_backbone(tmp / n, name=f"paper-{n}",
-                                                                seed=i),
+        if args.backbone:
+            backbones = [load_backbone(b) for b in args.backbone.split(",")]
+            if len(backbones) != len(names):
+                parser.error(f"--variant {args.variant} needs {len(names)} backbone(s)")
+        else:
+            backbones = [create_random_backbone(tmp / n, name=f"paper-{n}", seed=i)
+                         for i, n in enumerate(names)]
+        extractors = [SampleCNNExtractor(backbone,
                                          engine=args.engine, precision=args.precision,
                                          batch_segments=args.batch)
-                      for i, n in enumerate(names)]
+                      for backbone in backbones]
         t_clips = time.perf_counter()
         paths = make_clips(tmp / "audio", args.clips + 2)
         t_clips = time.perf_counter() - t_clips        # not part of the startup
@@ -135,18 +159,23 @@ def main(argv=None) -> dict:
             e.embed(batch)
         model_only = time.perf_counter() - t0
         peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        agreement = compare_with_fp32(extractors[0], timed[: args.agreement_clips])
+        prepared = [extractors[0].prepare(p) for p in timed[: args.agreement_clips]]
+        agreement = compare_with_fp32(extractors[0], prepared)
+        agreement["by_rms_dbfs"] = {
+            str(level): compare_with_fp32(extractors[0], [at_level(x, level) for x in prepared])
+            for level in AGREEMENT_DBFS}
         peak = matmul_peak_gflops()
 
     n_seg = len(segments)
-    gflop_clip = 2 * multiply_adds(PAPER_CONFIG) * n_seg * len(extractors) / 1e9
+    gflop_clip = 2 * multiply_adds(backbones[0].config) * n_seg * len(extractors) / 1e9
     result = {
         "benchmark": "extraction",
         "variant": args.variant,
         "engine": type(extractors[0]._model).__name__,
         "precision": getattr(extractors[0]._model, "precision", "fp32"),
         "batch_segments": extractors[0]._model.batch_segments,
-        "model": "SampleCNN 3^9 paper config (random weights)",
+        "model": (f"backbone {backbones[0].name} ({args.backbone})" if args.backbone else
+                  "SampleCNN 3^9 paper config (random weights)"),
         "clips": len(timed),
         "clip_seconds": 30.0,
         "segments_per_clip": n_seg,

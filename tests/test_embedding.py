@@ -181,30 +181,72 @@ def test_bf16_stays_within_tolerance_of_fp32(trained_looking_backbone):
     np.testing.assert_array_equal(again.segment_features(x[:1])[0], bf16[0])
 
 
-def test_int8_stays_within_tolerance_of_fp32_and_has_its_own_cache(trained_looking_backbone):
+def _music_at(dbfs, seed=999):
+    """Segments of generated music (seeds other than the calibration's) at an RMS level."""
     from mirex.audio import segment
     from mirex.synth import synthesize_clip
+
+    x = np.concatenate([segment(synthesize_clip(g, seed=seed, duration=6.0), max_segments=2)
+                        for g in ("march", "swing", "techno")]).astype(np.float64)
+    x *= 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2, axis=1, keepdims=True))
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+def test_loudness_bands_follow_the_rms_level():
+    from mirex.tflite_inference import INT8_BAND_DBFS, loudness_band, segment_dbfs
+
+    x = np.concatenate([_music_at(level)[:1] for level in INT8_BAND_DBFS])
+    np.testing.assert_allclose(segment_dbfs(x), INT8_BAND_DBFS, atol=0.5)
+    assert loudness_band(x).tolist() == list(range(len(INT8_BAND_DBFS)))
+    silence_and_full_scale = np.stack([np.zeros(SEGMENT_SAMPLES), np.ones(SEGMENT_SAMPLES)])
+    assert loudness_band(silence_and_full_scale).tolist() == [0, len(INT8_BAND_DBFS) - 1]
+
+
+def test_int8_stays_within_tolerance_of_fp32_at_every_loudness(trained_looking_backbone):
+    from mirex.tflite_inference import TFLiteFeatureModel, loudness_band
+
+    int8 = TFLiteFeatureModel(trained_looking_backbone, batch_segments=3, precision="int8")
+    fp32 = FeatureModel(trained_looking_backbone, batch_segments=3)
+    quiet = _music_at(-40.0)
+    got = int8.segment_features(quiet)
+    assert sorted(int8._runners) == [0]  # only the band in use was built
+    for level in (-40.0, -22.0, -8.0):
+        x = _music_at(level)
+        ref, got = fp32.segment_features(x), int8.segment_features(x)
+        err = _relative_error(ref, got)
+        assert 0 < err.max() < 0.1, (level, err)
+        cosine = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+        assert cosine.min() > 0.995, (level, cosine)
+    # the bands matter: quiet music through the loudest band's model is worse
+    loudest = int8._runner(int(loudness_band(_music_at(-8.0))[0]))
+    from mirex.embedding import run_batched
+
+    ref = fp32.segment_features(quiet)
+    mismatched = run_batched(loudest, quiet, 3, int8.dim, SEGMENT_SAMPLES)
+    assert (_relative_error(ref, mismatched).max()
+            > 2 * _relative_error(ref, int8.segment_features(quiet)).max())
+
+
+def test_int8_features_do_not_depend_on_batch_company_or_band_mix(trained_looking_backbone):
     from mirex.tflite_inference import TFLiteFeatureModel
 
-    # music at a usual level (seeds other than the calibration's)
-    x = np.concatenate([segment(synthesize_clip(g, seed=999, duration=6.0), max_segments=2)
-                        for g in ("march", "swing", "techno")])
-    fp32 = FeatureModel(trained_looking_backbone, batch_segments=3).segment_features(x)
-    int8 = TFLiteFeatureModel(trained_looking_backbone, batch_segments=3, precision="int8")
-    got = int8.segment_features(x)
-    err = _relative_error(fp32, got)
-    assert 0 < err.max() < 0.15, err
-    cosine = (fp32 * got).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(got, axis=1)
-    assert cosine.min() > 0.99, cosine
+    int8 = TFLiteFeatureModel(trained_looking_backbone, batch_segments=4, precision="int8")
+    mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
+    together = int8.segment_features(mixed)
+    for i in (0, 3, 6):
+        np.testing.assert_array_equal(int8.segment_features(mixed[i : i + 1])[0], together[i])
+
+
+def test_int8_has_its_own_cache(trained_looking_backbone):
     ids = {p: SampleCNNExtractor(trained_looking_backbone, precision=p).id
            for p in ("auto", "fp32", "bf16", "int8")}
     assert ids["auto"] == ids["fp32"] == ids["bf16"] != ids["int8"]
 
 
 def test_int8_batches_larger_than_the_calibration_set(trained_looking_backbone):
-    from mirex.tflite_inference import TFLiteFeatureModel, calibration_segments
+    from mirex.tflite_inference import TFLiteFeatureModel, band_levels, calibration_segments
 
-    n_cal = len(calibration_segments(SEGMENT_SAMPLES, 22050))
+    n_cal = len(calibration_segments(SEGMENT_SAMPLES, 22050, band_levels(0)))
     model = TFLiteFeatureModel(trained_looking_backbone, batch_segments=2 * n_cal + 3,
                                precision="int8")
     assert np.isfinite(model.segment_features(segments(2, 3))).all()
