@@ -144,6 +144,12 @@ def main(argv=None) -> dict:
         # Startup: build + trace the network(s) and process two clips.
         store = FeatureStore(tmp / "scratch" / "features")
         pipeline.gather_features(warm, extractors, [store])
+        for e in extractors:  # int8 builds a band's model when first needed: build them all
+            if getattr(e._model, "precision", None) == "int8":
+                from mirex.tflite_inference import INT8_BAND_DBFS
+
+                x = e.prepare(warm[0])[:1]
+                e._model.segment_features(np.concatenate([at_level(x, c) for c in INT8_BAND_DBFS]))
         startup = time.perf_counter() - t_start - t_clips
 
         t0 = time.perf_counter()

@@ -149,6 +149,17 @@ def test_auto_means_bf16_keras_on_a_gpu_and_fp32_tflite_on_a_cpu():
             resolve_engine(engine, precision, gpu=False)
 
 
+def test_each_engine_brings_its_own_batch_size(backbone):
+    from mirex import embedding as E
+
+    assert E.make_feature_model(backbone, "tflite", precision="fp32").batch_segments \
+        == E.TFLITE_BATCH_SEGMENTS
+    assert E.make_feature_model(backbone, "tflite", precision="int8").batch_segments \
+        == E.TFLITE_INT8_BATCH_SEGMENTS != E.TFLITE_BATCH_SEGMENTS
+    assert E.make_feature_model(backbone, "blas").batch_segments == E.BLAS_BATCH_SEGMENTS
+    assert E.make_feature_model(backbone, "tflite", batch_segments=7).batch_segments == 7
+
+
 def test_tflite_fp32_equals_the_keras_model(trained_looking_backbone):
     from mirex.tflite_inference import TFLiteFeatureModel
 
