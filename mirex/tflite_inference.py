@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 
 __all__ = ["PRECISIONS", "convert", "TFLiteFeatureModel", "calibration_segments",
-           "segment_dbfs", "loudness_band"]
+           "segment_dbfs", "loudness_band", "band_levels"]
 
 PRECISIONS = ("fp32", "int8")
 #: Bumped whenever the int8 models' making (bands, calibration) changes; part
