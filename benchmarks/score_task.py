@@ -8,7 +8,7 @@ writes a MIREX task whose label is the repertoire:
 
     renaissance-mass    Palestrina            trecento    14th-century Italian
     madrigal            Monteverdi            chorale     J. S. Bach
-    string-quartet      Haydn, Mozart, Beethoven
+    classical           Haydn, Mozart, Beethoven (mostly string quartets)
     irish-fiddle        Ryan's Mammoth Collection
 
 Instruments are those the scores name (music21's MIDI export; parts that name
@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,11 +52,13 @@ REPERTOIRES = {
     "madrigal": ("monteverdi",),
     "trecento": ("trecento",),
     "chorale": ("bach",),
-    "string-quartet": ("haydn", "mozart", "beethoven"),
+    "classical": ("haydn", "mozart", "beethoven"),
     "irish-fiddle": ("ryansMammoth",),
 }
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 SAMPLE_RATE = 22050
+#: Seconds allowed to parse and render one score (some large ones take minutes).
+RENDER_TIMEOUT = 45
 
 
 def corpus_pieces(per_class: int, seed: int = 0) -> dict[str, list[Path]]:
@@ -75,8 +78,26 @@ def corpus_pieces(per_class: int, seed: int = 0) -> dict[str, list[Path]]:
     return out
 
 
+class RenderTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise RenderTimeout(f"more than {RENDER_TIMEOUT} s")
+
+
 def render(score_path: Path, wav: Path, seconds: float, soundfont: str) -> float:
     """Render a score file's first ``seconds`` to a mono WAV; returns its duration (s)."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(RENDER_TIMEOUT)
+    try:
+        return _render(score_path, wav, seconds, soundfont)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _render(score_path: Path, wav: Path, seconds: float, soundfont: str) -> float:
     from music21 import converter, stream
 
     parsed = converter.parse(str(score_path))
@@ -109,13 +130,16 @@ def render(score_path: Path, wav: Path, seconds: float, soundfont: str) -> float
 
 def make_task(out: Path, per_class: int = 40, seconds: float = 30.0, min_seconds: float = 10.0,
               soundfont: str = SOUNDFONT, seed: int = 0) -> dict:
-    items, groups, skipped, durations = [], [], [], []
+    items, groups, skipped, durations, seen = [], [], [], [], set()
     for label, paths in corpus_pieces(per_class, seed).items():
         n = 0
         for path in paths:
             if n == per_class:
                 break
             piece = f"{path.parent.name}-{path.stem}".replace(" ", "_")
+            if piece in seen:  # the same piece in another file format
+                continue
+            seen.add(piece)
             wav = out / "audio" / label / f"{label}-{piece}.wav"
             try:
                 duration = (sf.info(wav).duration if wav.exists()
