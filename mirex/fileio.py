@@ -13,7 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_npy", "sha256_file"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_npy",
+           "atomic_save_weights", "sha256_file"]
 
 
 def _umask() -> int:
@@ -45,6 +46,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically."""
     return atomic_write_bytes(path, text.replace("\r\n", "\n").encode("utf-8"))
+
+
+def atomic_save_weights(model, path: str | os.PathLike) -> Path:
+    """``model.save_weights`` (Keras ``.weights.h5``) atomically: a kill leaves the old file."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # Keras needs the suffix
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def atomic_save_npy(path: str | os.PathLike, array) -> Path:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,8 +103,6 @@ def test_paper_model_costs_the_published_multiply_adds():
                                            ("samplecnn-mtt", "musicnn-mtt")])
 def test_committed_default_backbones_are_trained_small_and_documented(name, teacher):
     """models/ holds the LPNKK1/LPNKK2 backbones: verified weights, < 10 MB, full provenance."""
-    from pathlib import Path
-
     from mirex.variants import VARIANTS, default_models_dir
 
     folder = default_models_dir() / name
@@ -119,3 +118,25 @@ def test_committed_default_backbones_are_trained_small_and_documented(name, teac
         assert key in prov, key
     assert prov["corpus"]["hours"] > 1
     assert name in VARIANTS["LPNKK3"]
+
+
+def test_weights_are_saved_atomically(tmp_path):
+    """A save that fails half-way leaves the previous weights file whole and no temporary."""
+    from mirex.fileio import atomic_save_weights
+
+    model = build_samplecnn(TINY_CONFIG, seed=1)
+    path = atomic_save_weights(model, tmp_path / "m.weights.h5")
+    before = path.read_bytes()
+
+    class Broken:
+        def save_weights(self, target):
+            Path(target).write_bytes(b"half a file")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_save_weights(Broken(), path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
+    other = build_samplecnn(TINY_CONFIG, seed=2)
+    other.load_weights(path)
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES
-from ..fileio import atomic_write_text, sha256_file
+from ..fileio import atomic_save_weights, atomic_write_text, sha256_file
 from .samplecnn import block_index, block_output_name, build_samplecnn, validate_config
 
 __all__ = [
@@ -191,9 +191,7 @@ def save_backbone(
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     config = validate_config(config, segment_samples)
-    tmp_weights = folder / f".tmp-{os.getpid()}.weights.h5"
-    model.save_weights(tmp_weights)
-    os.replace(tmp_weights, folder / WEIGHTS_NAME)
+    atomic_save_weights(model, folder / WEIGHTS_NAME)
     manifest = {
         "format": FORMAT,
         "name": name,

@@ -53,7 +53,7 @@ import numpy as np
 
 from ..backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG, dtype_policy
 from ..constants import MAX_DURATION, SAMPLE_RATE, SEGMENT_SAMPLES
-from ..fileio import atomic_write_text
+from ..fileio import atomic_save_weights, atomic_write_text
 from ..lists import read_paths
 from . import student
 from .train import LRS, MOMENTUM, write_log
@@ -199,13 +199,6 @@ def stage_lr(fraction: float, lrs=LRS, stage_fractions=STAGE_FRACTIONS) -> float
     return float(lrs[max(0, min(stage, len(lrs) - 1))])
 
 
-def _save_atomically(model, path: Path) -> None:
-    """Write ``model``'s weights to ``path`` through a temporary file (a kill leaves the old)."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -339,8 +332,8 @@ def distil(list_path, teacher, out_dir, name: str | None = None, distill: str = 
         if row["val_loss"] is not None and (state["best_val_loss"] is None
                                             or row["val_loss"] < state["best_val_loss"]):
             state["best_val_loss"], state["best_epoch"] = row["val_loss"], state["epoch"]
-            _save_atomically(model, best_path)
-        _save_atomically(model, ckpt_path)
+            atomic_save_weights(model, best_path)
+        atomic_save_weights(model, ckpt_path)
         atomic_write_text(state_path, json.dumps(state, indent=1) + "\n")
         write_log(out / LOG_NAME, state["rows"], LOG_COLUMNS)
         log.info("epoch %d lr %.5f train %.4f val %s (%.1f segments/s)", state["epoch"],

@@ -123,7 +123,7 @@ import numpy as np
 
 from ..backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG, validate_config
 from ..constants import MAX_DURATION, MAX_SEGMENTS, SAMPLE_RATE, SEGMENT_SAMPLES
-from ..fileio import atomic_write_bytes, atomic_write_text, sha256_file
+from ..fileio import atomic_save_weights, atomic_write_bytes, atomic_write_text, sha256_file
 from ..lists import ListError, read_paths
 from . import data as D
 from . import student
@@ -457,12 +457,6 @@ def _initial_state(lr: float) -> dict:
             "seconds": 0.0, "files": {}, "rows": [], "updated": _now()}
 
 
-def _save_weights(model, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
-
-
 def _file_entry(path: Path) -> dict:
     return {"file": path.name, "sha256": sha256_file(path)}
 
@@ -474,7 +468,7 @@ def _write_checkpoint(out_dir: Path, state: dict, model, optimizer, new_best: bo
     state["serial"] += 1
     serial = f"{state['serial']:06d}"
     weights = folder / f"weights-{serial}.weights.h5"
-    _save_weights(model, weights)
+    atomic_save_weights(model, weights)
     store: dict = {}
     optimizer.save_own_variables(store)
     buffer = io.BytesIO()
@@ -485,7 +479,7 @@ def _write_checkpoint(out_dir: Path, state: dict, model, optimizer, new_best: bo
     state["files"]["optimizer"] = _file_entry(opt_file)
     if new_best:
         best = folder / f"best-{serial}.weights.h5"
-        _save_weights(model, best)
+        atomic_save_weights(model, best)
         state["files"]["best"] = _file_entry(best)
     state["updated"] = _now()
     atomic_write_text(out_dir / CHECKPOINT_NAME, json.dumps(state, indent=1) + "\n")
