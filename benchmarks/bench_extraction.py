@@ -89,13 +89,6 @@ def compare_with_fp32(extractor, prepared) -> dict:
             "min_cosine": round(float(cos.min()), 6)}
 
 
-def at_level(segments: np.ndarray, dbfs: float) -> np.ndarray:
-    """``segments`` scaled so that their RMS is ``dbfs`` (clipped to [-1, 1])."""
-    rms = np.sqrt(np.mean(np.square(segments, dtype=np.float64)))
-    gain = 10 ** (dbfs / 20) / max(rms, 1e-12)
-    return np.clip(segments * gain, -1.0, 1.0).astype(np.float32)
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=24)
@@ -118,6 +111,7 @@ def main(argv=None) -> dict:
     configure_threads(args.threads)
     t_start = time.perf_counter()
     from mirex import pipeline
+    from mirex.audio import scale_to_dbfs
     from mirex.backbones import create_random_backbone, load_backbone
     from mirex.backbones.samplecnn import multiply_adds
     from mirex.cache import FeatureStore
@@ -149,7 +143,8 @@ def main(argv=None) -> dict:
                 from mirex.tflite_inference import INT8_BAND_DBFS
 
                 x = e.prepare(warm[0])[:1]
-                e._model.segment_features(np.concatenate([at_level(x, c) for c in INT8_BAND_DBFS]))
+                levels = [scale_to_dbfs(x, c) for c in INT8_BAND_DBFS]
+                e._model.segment_features(np.concatenate(levels))
         startup = time.perf_counter() - t_start - t_clips
 
         t0 = time.perf_counter()
@@ -168,7 +163,8 @@ def main(argv=None) -> dict:
         prepared = [extractors[0].prepare(p) for p in timed[: args.agreement_clips]]
         agreement = compare_with_fp32(extractors[0], prepared)
         agreement["by_rms_dbfs"] = {
-            str(level): compare_with_fp32(extractors[0], [at_level(x, level) for x in prepared])
+            str(level): compare_with_fp32(extractors[0],
+                                          [scale_to_dbfs(x, level) for x in prepared])
             for level in AGREEMENT_DBFS}
         peak = matmul_peak_gflops()
 

@@ -44,7 +44,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mirex import audio, lists  # noqa: E402
+from mirex import lists  # noqa: E402
+from mirex.audio import scale_to_dbfs  # noqa: E402
 
 #: label -> music21 corpus folders whose pieces it holds
 REPERTOIRES = {
@@ -57,6 +58,8 @@ REPERTOIRES = {
 }
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 SAMPLE_RATE = 22050
+#: RMS level of every clip (no loudness cue between repertoires).
+LEVEL_DBFS = -20.0
 #: Seconds allowed to parse and render one score (some large ones take minutes).
 RENDER_TIMEOUT = 45
 
@@ -122,9 +125,8 @@ def _render(score_path: Path, wav: Path, seconds: float, soundfont: str) -> floa
     if len(nonzero) == 0:
         raise ValueError("silent rendering")
     y = y[: nonzero[-1] + 1]  # no trailing silence
-    y = y * (10 ** (-20 / 20) / max(np.sqrt(np.mean(y**2)), 1e-9))  # -20 dBFS RMS
     wav.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(wav, np.clip(y, -1, 1), SAMPLE_RATE, subtype="PCM_16")
+    sf.write(wav, scale_to_dbfs(y, LEVEL_DBFS), SAMPLE_RATE, subtype="PCM_16")
     return len(y) / SAMPLE_RATE
 
 

@@ -26,7 +26,7 @@ import soxr
 
 from .constants import MAX_DURATION, MAX_SEGMENTS, SAMPLE_RATE, SEGMENT_SAMPLES
 
-__all__ = ["AudioError", "load", "segment", "load_segments"]
+__all__ = ["AudioError", "load", "segment", "load_segments", "rms_dbfs", "scale_to_dbfs"]
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +209,24 @@ def load_segments(
 ) -> np.ndarray:
     """:func:`load` then :func:`segment`; shape ``(n_segments, n_samples)``."""
     return segment(load(path, sr=sr, max_duration=max_duration), n_samples, max_segments)
+
+
+def rms_dbfs(y: np.ndarray, axis: int | None = -1) -> np.ndarray:
+    """RMS level in dBFS (full scale = 1.0) along ``axis`` (``None``: the whole array).
+
+    ``(n, n_samples) -> (n,)`` for segments; silence gives ``-inf``.
+    """
+    power = np.mean(np.square(np.asarray(y, np.float64)), axis=axis)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(power)
+
+
+def scale_to_dbfs(y: np.ndarray, dbfs: float, axis: int | None = None) -> np.ndarray:
+    """``y`` scaled to RMS level ``dbfs`` (along ``axis``, or as a whole), clipped to [-1, 1].
+
+    Returns float32; silence stays silence.
+    """
+    y = np.asarray(y, np.float64)
+    rms = np.sqrt(np.mean(np.square(y), axis=axis, keepdims=axis is not None))
+    gain = 10.0 ** (dbfs / 20.0) / np.maximum(rms, 1e-12)
+    return np.clip(y * gain, -1.0, 1.0).astype(np.float32)

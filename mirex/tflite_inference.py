@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 
 __all__ = ["PRECISIONS", "convert", "TFLiteFeatureModel", "calibration_segments",
-           "segment_dbfs", "loudness_band", "band_levels"]
+           "loudness_band", "band_levels"]
 
 PRECISIONS = ("fp32", "int8")
 #: Bumped whenever the int8 models' making (bands, calibration) changes; part
@@ -62,16 +62,11 @@ def _interpreter_class():
     return Interpreter
 
 
-def segment_dbfs(segments: np.ndarray) -> np.ndarray:
-    """RMS level of each segment in dBFS: ``(n, n_samples) -> (n,)`` (silence: -inf)."""
-    power = np.mean(np.square(np.asarray(segments, np.float64)), axis=1)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(power)
-
-
 def loudness_band(segments: np.ndarray, centres=INT8_BAND_DBFS) -> np.ndarray:
     """Index of the band of ``centres`` (dBFS) nearest each segment's RMS level: ``(n,)`` int."""
-    level = np.maximum(segment_dbfs(segments), min(centres) - 100.0)  # silence: quietest band
+    from .audio import rms_dbfs
+
+    level = np.maximum(rms_dbfs(segments, axis=1), min(centres) - 100.0)  # silence: quietest
     return np.abs(level[:, None] - np.asarray(centres, np.float64)[None, :]).argmin(axis=1)
 
 
@@ -200,7 +195,9 @@ class TFLiteFeatureModel:
         n = self.backbone.segment_samples
         if self.precision == "fp32":
             return run_batched(self._runner(None), segments, self.batch_segments, self.dim, n)
-        bands = loudness_band(segments) if segments.ndim == 2 else np.zeros(len(segments), int)
+        if segments.ndim != 2:
+            raise ValueError(f"expected segments of shape (n, {n}), got {segments.shape}")
+        bands = loudness_band(segments)
         out = np.empty((len(segments), self.dim), np.float32)
         for band in np.unique(bands):
             rows = np.flatnonzero(bands == band)

@@ -145,3 +145,18 @@ def test_loader_on_random_bytes_returns_audio_or_audio_error(tmp_path, data):
         assert str(exc).startswith(str(path))
     else:
         assert y.dtype == np.float32 and y.size > 0 and np.isfinite(y).all()
+
+
+def test_scale_to_dbfs_sets_the_rms_level_per_row_or_as_a_whole():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 1000)) * np.array([[0.001], [0.01], [0.1]])
+    rows = audio.scale_to_dbfs(x, -30.0, axis=1)
+    assert rows.dtype == np.float32
+    np.testing.assert_allclose(audio.rms_dbfs(rows, axis=1), -30.0, atol=0.01)
+    whole = audio.scale_to_dbfs(x, -30.0)
+    np.testing.assert_allclose(audio.rms_dbfs(whole, axis=None), -30.0, atol=0.01)
+    assert audio.rms_dbfs(whole[0]) < audio.rms_dbfs(whole[2]) - 30  # relative levels kept
+    loud = audio.scale_to_dbfs(x, 0.0)
+    assert np.abs(loud).max() == 1.0                                 # clipped to full scale
+    silence = audio.scale_to_dbfs(np.zeros((2, 10)), -20.0, axis=1)
+    assert not silence.any() and np.isneginf(audio.rms_dbfs(silence, axis=1)).all()
