@@ -30,16 +30,13 @@ def predictions(run: Path, system: str) -> dict:
 
 
 def overall_accuracy(run: Path, system: str):
+    """``Overall Accuracy`` of ``system`` in the run's ``summaryResults.csv`` (None if absent)."""
     path = run / "report" / "summaryResults.csv"
     if not path.is_file():
         return None
     with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get("Job", row.get("System")) == system:
-                for key in ("Overall Accuracy", "Overall Acc.", "overall_accuracy"):
-                    if row.get(key):
-                        return float(row[key])
-    return None
+        row = next((r for r in csv.DictReader(f) if r["Job"] == system), None)
+    return float(row["Overall Accuracy"]) if row and row["Overall Accuracy"] else None
 
 
 def main(argv=None) -> dict:
