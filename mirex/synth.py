@@ -36,10 +36,10 @@ Examples
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +47,7 @@ import scipy.signal
 import soundfile as sf
 
 from mirex.constants import SAMPLE_RATE
+from mirex.fileio import atomic_write_bytes, atomic_write_text
 
 __all__ = ["GENRES", "synthesize_clip", "make_task"]
 
@@ -931,21 +932,6 @@ def _clip_seed(task_seed: int, index: int) -> int:
     return int(np.random.SeedSequence([task_seed, index]).generate_state(1)[0])
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path),
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _wav_ok(path: str, frames: int, sr: int) -> bool:
     """Whether ``path`` is a mono PCM-16 WAV with ``frames`` frames at ``sr`` Hz."""
     try:
@@ -1039,23 +1025,16 @@ def make_task(out_dir: str, n_classes: int = 5, clips_per_class: int = 20,
     if todo:
         # Forget the files about to be rewritten first, so that an interrupted
         # run never leaves a manifest entry describing other audio.
-        _write_atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     for rel, path, spec in todo:
         y = synthesize_clip(spec["genre"], spec["seed"], duration, sr)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path),
-                                   prefix="." + os.path.basename(path), suffix=".tmp")
-        os.close(fd)
-        try:
-            sf.write(tmp, y, sr, subtype="PCM_16", format="WAV")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        wav = io.BytesIO()
+        sf.write(wav, y, sr, subtype="PCM_16", format="WAV")
+        atomic_write_bytes(path, wav.getvalue())
         manifest[rel] = spec
-    _write_atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    _write_atomic(os.path.join(out_dir, "all.txt"),
-                  "".join(f"{p}\t{g}\n" for p, g in items))
-    _write_atomic(os.path.join(out_dir, "extract.txt"),
-                  "".join(f"{p}\n" for p, _ in items))
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(os.path.join(out_dir, "all.txt"),
+                      "".join(f"{p}\t{g}\n" for p, g in items))
+    atomic_write_text(os.path.join(out_dir, "extract.txt"),
+                      "".join(f"{p}\n" for p, _ in items))
     return items
