@@ -1,4 +1,4 @@
-"""Atomic file writes and checksums, shared by every module that writes files.
+"""Atomic file writes, checksums and manifest-checked folders, shared by every module.
 
 A reader sees the old file or the new one, never a part: the bytes go to a
 temporary file in the same folder, are flushed to disk, get ordinary
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_npy",
-           "atomic_save_weights", "sha256_file"]
+           "atomic_save_weights", "sha256_file", "read_manifest", "checked_file"]
 
 
 def _umask() -> int:
@@ -81,3 +81,49 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_manifest(folder: str | os.PathLike, name: str, fmt: str, error=ValueError,
+                  missing: str | None = None) -> dict:
+    """The JSON manifest ``folder/name``, checked to be of format ``fmt``.
+
+    THE loader of manifest-checked folders (backbones, classifiers, feature
+    stores, checkpoints): every failure raises ``error`` with one line that
+    names the file and the reason. ``missing`` is the reason given when the
+    manifest does not exist (default: "not a <fmt> folder (no <name>)").
+    """
+    import json
+
+    folder = Path(folder)
+    path = folder / name
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{folder}: {missing or f'not a {fmt} folder (no {name})'}") from None
+    except (OSError, ValueError) as exc:
+        raise error(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise error(f"{path}: format is {found!r}, expected {fmt!r}")
+    return manifest
+
+
+def checked_file(folder: str | os.PathLike, entry, error=ValueError, verify: bool = True,
+                 what: str = "file") -> Path:
+    """The file that a manifest entry ``{"file": NAME, "sha256": HEX}`` names in ``folder``.
+
+    ``NAME`` must be a plain name inside the folder; with ``verify`` the
+    file's sha256 must equal the entry's. Raises ``error`` (one line) otherwise.
+    """
+    folder = Path(folder)
+    if not isinstance(entry, dict) or not {"file", "sha256"} <= set(entry):
+        raise error(f"{folder}: manifest entry of the {what} must give 'file' and 'sha256'")
+    name = str(entry["file"])
+    if not name or os.path.basename(name) != name or name in (".", ".."):
+        raise error(f"{folder}: bad {what} name {name!r} in the manifest")
+    path = folder / name
+    if not path.is_file():
+        raise error(f"{path}: {what} missing")
+    if verify and sha256_file(path) != entry["sha256"]:
+        raise error(f"{path}: sha256 differs from the manifest (corrupt or replaced)")
+    return path
