@@ -13,7 +13,10 @@ import sys
 
 import click
 
-from .constants import DEFAULT_VARIANT, ENV_BACKBONES, ENV_MODELS_DIR, ENV_VARIANT
+from . import config
+from .constants import DEFAULT_VARIANT
+from .engines import ENGINES, PRECISIONS
+from .systems import SYSTEMS
 
 log = logging.getLogger("mirex")
 
@@ -29,7 +32,7 @@ def _setup_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    config.quiet_tensorflow(verbose=verbosity > 2)
 
 
 def _known_errors():
@@ -37,9 +40,10 @@ def _known_errors():
     from .classifier import ClassifierError
     from .lists import ListError
     from .pipeline import PipelineError
-    from .variants import VariantError
+    from .systems import VariantError
 
-    return (BackboneError, ClassifierError, ListError, PipelineError, VariantError)
+    return (BackboneError, ClassifierError, ListError, PipelineError, VariantError,
+            config.ConfigError)
 
 
 def _report(what: str, report) -> None:
@@ -52,34 +56,46 @@ def _report(what: str, report) -> None:
 
 
 def system_options(func):
-    """Options shared by the MIREX commands: which system, threads, verbosity."""
+    """Options shared by the MIREX commands: which system, how to run it, verbosity.
 
-    @click.option("--variant", "-V", default=None, metavar="LPNKK1|LPNKK2|LPNKK3",
-                  help=f"System to run (default ${ENV_VARIANT} or {DEFAULT_VARIANT}).")
+    Resolves the :class:`mirex.config.Config` once (flags > environment >
+    defaults) and calls ``func(extractors=..., system=..., cfg=..., **kwargs)``.
+    """
+
+    @click.option("--variant", "-V", default=None, metavar="SYSTEM",
+                  help=f"System to run: {', '.join(SYSTEMS)} "
+                       f"(default ${config.ENV_VARIANT} or {DEFAULT_VARIANT}).")
     @click.option("--backbone", "backbones", multiple=True, metavar="DIR",
                   type=click.Path(file_okay=False),
                   help=f"Backbone folder to use instead of the variant's (repeatable; "
-                       f"also ${ENV_BACKBONES}, separated by '{os.pathsep}').")
-    @click.option("--models-dir", type=click.Path(file_okay=False), envvar=ENV_MODELS_DIR,
-                  help=f"Where named backbones live (default ${ENV_MODELS_DIR} or models/).")
+                       f"also ${config.ENV_BACKBONES}, separated by '{os.pathsep}').")
+    @click.option("--models-dir", type=click.Path(file_okay=False),
+                  help=f"Where named backbones live (default ${config.ENV_MODELS_DIR} or models/).")
+    @click.option("--feature-store", "feature_stores", multiple=True, metavar="DIR",
+                  type=click.Path(file_okay=False),
+                  help=f"Extra feature store, or scratch folder holding one, to read "
+                       f"(repeatable; also ${config.ENV_FEATURE_STORES}).")
+    @click.option("--engine", default=None, metavar="|".join(ENGINES),
+                  help=f"Inference engine (default ${config.ENV_ENGINE} or auto).")
+    @click.option("--precision", default=None, metavar="|".join(PRECISIONS),
+                  help=f"Arithmetic (default ${config.ENV_PRECISION} or auto).")
     @click.option("--num-threads", "-n", "num_threads", type=click.IntRange(min=1), default=None,
                   help="CPU threads to use (default: all cores).")
     @click.option("-v", "--verbose", count=True, help="More messages (-v progress, -vv debug).")
     @functools.wraps(func)
-    def wrapper(variant, backbones, models_dir, num_threads, verbose, **kwargs):
+    def wrapper(variant, backbones, models_dir, feature_stores, engine, precision, num_threads,
+                verbose, **kwargs):
         _setup_logging(verbose + 1)
-        from .embedding import configure_threads
-        from .variants import resolve_extractors, system_name
+        from .systems import extractors_for, system_name
 
-        configure_threads(num_threads)
-        variant = variant or os.environ.get(ENV_VARIANT) or DEFAULT_VARIANT
-        if not backbones:
-            backbones = tuple(p for p in os.environ.get(ENV_BACKBONES, "").split(os.pathsep) if p)
         try:
-            extractors = resolve_extractors(variant, backbones, models_dir)
-            system = system_name(variant, backbones)
+            cfg = config.resolve(variant, backbones, models_dir, feature_stores, engine,
+                                 precision, num_threads)
+            config.configure_threads(cfg.num_threads)
+            extractors = extractors_for(cfg)
+            system = system_name(cfg.variant, cfg.backbones)
             log.info("system %s: %s", system, ", ".join(e.id for e in extractors))
-            return func(extractors=extractors, system=system, num_threads=num_threads, **kwargs)
+            return func(extractors=extractors, system=system, cfg=cfg, **kwargs)
         except _known_errors() as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -96,11 +112,11 @@ def main():
 @click.argument("scratch", type=click.Path(file_okay=False))
 @click.argument("list_file", metavar="LIST", type=click.Path(dir_okay=False))
 @system_options
-def extract(scratch, list_file, extractors, system, num_threads):
+def extract(scratch, list_file, extractors, system, cfg):
     """Cache the embeddings of every file in LIST (extractFeatures.sh)."""
     from . import pipeline
 
-    _report("extract", pipeline.extract(scratch, list_file, extractors))
+    _report("extract", pipeline.extract(scratch, list_file, extractors, cfg.feature_stores))
 
 
 @main.command()
@@ -108,12 +124,12 @@ def extract(scratch, list_file, extractors, system, num_threads):
 @click.argument("train_list", metavar="TRAINLIST", type=click.Path(dir_okay=False))
 @click.option("--seed", default=0, show_default=True, help="Seed of the CV folds.")
 @system_options
-def train(scratch, train_list, seed, extractors, system, num_threads):
+def train(scratch, train_list, seed, extractors, system, cfg):
     """Fit the SVM on TRAINLIST (path<TAB>label) and save it in SCRATCH (Train.sh)."""
     from . import pipeline
 
-    report = pipeline.train(scratch, train_list, extractors, system, n_jobs=1,
-                            seed=seed)
+    report = pipeline.train(scratch, train_list, extractors, system, n_jobs=1, seed=seed,
+                            feature_stores=cfg.feature_stores)
     _report("train", report)
     search = report.extra["search"]
     click.echo(f"  classifier: {search.get('method')}, C={search.get('C')}, "
@@ -126,11 +142,12 @@ def train(scratch, train_list, seed, extractors, system, num_threads):
 @click.argument("test_list", metavar="TESTLIST", type=click.Path(dir_okay=False))
 @click.argument("out_list", metavar="OUTLIST", type=click.Path(dir_okay=False))
 @system_options
-def classify(scratch, test_list, out_list, extractors, system, num_threads):
+def classify(scratch, test_list, out_list, extractors, system, cfg):
     """Predict a label for every line of TESTLIST into OUTLIST (Test.sh / Classify.sh)."""
     from . import pipeline
 
-    _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system))
+    _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system,
+                                          cfg.feature_stores))
 
 
 main.add_command(classify, name="test")
@@ -143,14 +160,14 @@ main.add_command(classify, name="test")
 @click.argument("out_list", metavar="OUTLIST", type=click.Path(dir_okay=False))
 @click.option("--seed", default=0, show_default=True, help="Seed of the CV folds.")
 @system_options
-def train_and_classify(scratch, train_list, test_list, out_list, seed, extractors, system,
-                       num_threads):
+def train_and_classify(scratch, train_list, test_list, out_list, seed, extractors, system, cfg):
     """Train on TRAINLIST, then classify TESTLIST into OUTLIST (TrainAndClassify.sh)."""
     from . import pipeline
 
-    _report("train", pipeline.train(scratch, train_list, extractors, system,
-                                    n_jobs=1, seed=seed))
-    _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system))
+    _report("train", pipeline.train(scratch, train_list, extractors, system, n_jobs=1,
+                                    seed=seed, feature_stores=cfg.feature_stores))
+    _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system,
+                                          cfg.feature_stores))
 
 
 @main.command(name="init-backbone")
@@ -211,7 +228,7 @@ def distil(args):
 
 
 def _systems(value: str) -> list[str]:
-    from .variants import SYSTEMS, system_name
+    from .systems import system_name
 
     names = [system_name(v.strip()) for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in SYSTEMS]
@@ -245,7 +262,7 @@ def make_folds_command(list_file, out_dir, n_folds, groups, seed):
 @click.argument("list_file", metavar="LABELLED_LIST", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--systems", default=DEFAULT_VARIANT, show_default=True,
-              help="Comma-separated systems: LPNKK1, LPNKK2, LPNKK3, mfcc-svm.")
+              help=f"Comma-separated systems: {', '.join(SYSTEMS)}.")
 @click.option("--folds", "n_folds", default=3, show_default=True, type=click.IntRange(min=2))
 @click.option("--groups", type=click.Path(exists=True, dir_okay=False),
               help="path<TAB>artist file for artist filtering.")
@@ -281,7 +298,7 @@ def demo(out_dir, clips_per_class, n_classes, duration):
     from .demo import DEFAULT_DEMO_DIR, run_demo
 
     run_demo(out_dir or DEFAULT_DEMO_DIR, n_classes=n_classes, clips_per_class=clips_per_class,
-             duration=duration, echo=click.echo)
+             duration=duration, echo=click.echo, models_dir=config.resolve().models_dir)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,11 +21,6 @@ MAX_DURATION = 600.0
 #: Variant used when neither ``--variant`` nor ``MIREX_VARIANT`` says otherwise.
 DEFAULT_VARIANT = "LPNKK1"
 
-#: Environment variables read by the command line.
-ENV_VARIANT = "MIREX_VARIANT"
-ENV_MODELS_DIR = "MIREX_MODELS_DIR"
-ENV_BACKBONES = "MIREX_BACKBONES"
-
 #: Audio file extensions, for messages only (decoding is by content).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
 
@@ -39,11 +34,3 @@ MSD_TAGS = (
     "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
     "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
-
-#: Extra feature stores (os.pathsep-separated folders) that Train/Test read.
-ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"
-
-#: Inference engine of the SampleCNN extractors: auto, keras, tflite or blas.
-ENV_ENGINE = "MIREX_ENGINE"
-#: Arithmetic of the SampleCNN extractors: auto, fp32, bf16 or int8.
-ENV_PRECISION = "MIREX_PRECISION"

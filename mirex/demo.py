@@ -13,15 +13,15 @@ cache folder instead, so that the whole flow still runs.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
 from .backbones import BackboneError, create_random_backbone, load_backbone
-from .constants import DEFAULT_VARIANT, ENV_MODELS_DIR
+from . import config
+from .constants import DEFAULT_VARIANT
 from .dryrun import dry_run
 from .synth import make_task
-from .variants import VARIANTS, default_models_dir
+from .systems import VARIANTS
 
 __all__ = ["run_demo", "DEFAULT_DEMO_DIR"]
 
@@ -31,9 +31,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DEMO_DIR = Path(__file__).resolve().parent.parent / "cache" / "demo"
 
 
-def _models_for(variant: str, demo_dir: Path) -> tuple[Path, bool]:
+def _models_for(variant: str, demo_dir: Path, models: Path) -> tuple[Path, bool]:
     """A models folder holding the variant's backbones, and whether they are trained."""
-    models = default_models_dir()
     try:
         for name in VARIANTS[variant]:
             load_backbone(models / name)
@@ -53,8 +52,13 @@ def _models_for(variant: str, demo_dir: Path) -> tuple[Path, bool]:
 
 
 def run_demo(out_dir=DEFAULT_DEMO_DIR, n_classes: int = 5, clips_per_class: int = 20,
-             duration: float = 30.0, systems=None, n_folds: int = 3, echo=print) -> dict:
-    """Generate the task, run the dry run, print and return its outcome."""
+             duration: float = 30.0, systems=None, n_folds: int = 3, echo=print,
+             models_dir=config.PROJECT_MODELS_DIR) -> dict:
+    """Generate the task, run the dry run, print and return its outcome.
+
+    ``models_dir`` is where the variant's backbones are looked for; without
+    them the demo makes untrained ones.
+    """
     out_dir = Path(out_dir)
     started = time.monotonic()
     variant = DEFAULT_VARIANT
@@ -63,15 +67,15 @@ def run_demo(out_dir=DEFAULT_DEMO_DIR, n_classes: int = 5, clips_per_class: int 
     items = make_task(str(out_dir / "task"), n_classes=n_classes,
                       clips_per_class=clips_per_class, duration=duration)
     labelled = out_dir / "task" / "all.txt"
-    models, trained = _models_for(variant, out_dir)
+    models, trained = _models_for(variant, out_dir, Path(models_dir))
     for name in VARIANTS[variant]:
         status = load_backbone(models / name).manifest["provenance"].get("status")
         if trained and status:
             echo(f"NOTE: backbone {name}: {status}.")
     if not trained:
-        echo(f"NOTE: no pre-trained backbones for {variant} in {default_models_dir()}; "
+        echo(f"NOTE: no pre-trained backbones for {variant} in {models_dir}; "
              f"this demo uses UNTRAINED random SampleCNNs ({models}).")
-    env = {**os.environ, ENV_MODELS_DIR: str(models)}
+    env = config.environment(**{config.ENV_MODELS_DIR: str(models)})
     echo(f"Running the MIREX dry run ({n_folds} folds) on {len(items)} clips: "
          f"{', '.join(systems)} ...")
     outcome = dry_run(labelled, out_dir / "dryrun", systems=systems, n_folds=n_folds, env=env)

@@ -25,9 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import lists
+from . import config, lists
 from .cache import STORE_DIRNAME
-from .constants import ENV_FEATURE_STORES
 from .evaluation import (format_summary, make_folds, read_groups,
                          read_prediction_file, score_fold, write_fold_lists, write_report)
 
@@ -82,6 +81,53 @@ def _run(script: str, args, log_path: Path, system: str, num_threads, env) -> tu
     return proc.returncode, seconds
 
 
+def _fold_job(system: str, k: int, scratch: Path, out_dir: Path, num_threads, env) -> tuple:
+    """Train.sh then Test.sh of fold ``k`` in its own scratch folder: ``(output, seconds)``."""
+    fold_scratch = scratch / f"fold{k}"
+    fold_scratch.mkdir(exist_ok=True)
+    list_dir, prefix = out_dir / "lists", out_dir / "logs" / f"{system}_fold{k}"
+    rc, t_train = _run("Train.sh", [fold_scratch, list_dir / f"fold{k}_train.txt"],
+                       Path(f"{prefix}_train.log"), system, num_threads, env)
+    output = out_dir / "predictions" / system / f"fold{k}.txt"
+    output.unlink(missing_ok=True)
+    t_test = 0.0
+    if rc == 0:
+        _, t_test = _run("Test.sh", [fold_scratch, list_dir / f"fold{k}_test.txt", output],
+                         Path(f"{prefix}_test.log"), system, num_threads, env)
+    log.info("%s: fold %d done (train %.1f s, test %.1f s)", system, k, t_train, t_test)
+    return output, t_train + t_test
+
+
+def _run_system(system: str, out_dir: Path, n_items: int, n_folds: int, parallel: int,
+                num_threads, env) -> tuple[list[Path], dict]:
+    """extractFeatures.sh once, then every fold: the fold outputs and the timings."""
+    scratch = out_dir / "scratch" / system
+    scratch.mkdir(parents=True, exist_ok=True)
+    (out_dir / "predictions" / system).mkdir(parents=True, exist_ok=True)
+    log.info("%s: extracting features of %d files", system, n_items)
+    timings = {}
+    _, timings[f"{system}/extract"] = _run(
+        "extractFeatures.sh", [scratch, out_dir / "lists" / "extract.txt"],
+        out_dir / "logs" / f"{system}_extract.log", system, num_threads, env)
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        done = list(pool.map(lambda k: _fold_job(system, k, scratch, out_dir, num_threads, env),
+                             range(1, n_folds + 1)))
+    for k, (_, seconds) in enumerate(done, 1):
+        timings[f"{system}/fold{k}"] = seconds
+    return [output for output, _ in done], timings
+
+
+def _score(outputs, paths, labels, folds) -> list:
+    """The organizers' scores of one system's fold outputs (a missing file scores as empty)."""
+    classes = sorted(set(labels))
+    scores = []
+    for k, output in enumerate(outputs):
+        truth = {p: labels[i] for i, p in enumerate(paths) if folds[i] == k}
+        predictions = read_prediction_file(output) if output.exists() else []
+        scores.append(score_fold(truth, predictions, classes=classes, fold=k))
+    return scores
+
+
 def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_path=None,
             seed: int = 0, parallel: int = 1, num_threads: int | None = None,
             env: dict | None = None) -> dict:
@@ -94,7 +140,7 @@ def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_pa
     out_dir : path
         Where lists, scratch folders, predictions, logs and the report go.
     systems : sequence of str
-        Variants / peers to run (see :data:`mirex.variants.SYSTEMS`).
+        Variants / peers to run (see :data:`mirex.systems.SYSTEMS`).
     n_folds : int
         Cross-validation folds.
     groups_path : path or None
@@ -115,59 +161,26 @@ def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_pa
         ``summary`` (text table), ``timings`` (seconds per step).
     """
     out_dir = Path(out_dir).resolve()
-    list_dir = out_dir / "lists"
-    paths, labels, folds, _ = make_fold_files(list_path, list_dir, n_folds, groups_path, seed)
-    classes = sorted(set(labels))
+    paths, labels, folds, _ = make_fold_files(list_path, out_dir / "lists", n_folds,
+                                              groups_path, seed)
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ if env is None else env)
+    env = config.environment() if env is None else dict(env)
+    given = [p for p in env.get(config.ENV_FEATURE_STORES, "").split(os.pathsep) if p]
     results, timings = {}, {}
     # The feature stores of the systems run so far, read (never written) by the
     # next ones: LPNKK3 finds LPNKK1's and LPNKK2's embeddings there, so a dry
     # run computes each backbone's features once. Identical results: entries
     # are keyed by extractor id (weights checksum, parameters) and audio hash.
-    earlier_stores: list[str] = []
+    earlier: list[str] = []
     for system in systems:
-        scratch = out_dir / "scratch" / system
-        scratch.mkdir(parents=True, exist_ok=True)
         system_env = dict(env)
-        if earlier_stores:
-            system_env[ENV_FEATURE_STORES] = os.pathsep.join(
-                [p for p in env.get(ENV_FEATURE_STORES, "").split(os.pathsep) if p]
-                + earlier_stores)
-        earlier_stores.append(str(scratch / STORE_DIRNAME))
-        pred_dir = out_dir / "predictions" / system
-        pred_dir.mkdir(parents=True, exist_ok=True)
-        log.info("%s: extracting features of %d files", system, len(set(paths)))
-        _, timings[f"{system}/extract"] = _run(
-            "extractFeatures.sh", [scratch, list_dir / "extract.txt"],
-            out_dir / "logs" / f"{system}_extract.log", system, num_threads, system_env)
-
-        def fold_job(k: int):
-            fold_scratch = scratch / f"fold{k}"
-            fold_scratch.mkdir(exist_ok=True)
-            prefix = out_dir / "logs" / f"{system}_fold{k}"
-            rc, t_train = _run("Train.sh", [fold_scratch, list_dir / f"fold{k}_train.txt"],
-                               Path(f"{prefix}_train.log"), system, num_threads, system_env)
-            output = pred_dir / f"fold{k}.txt"
-            if output.exists():
-                output.unlink()
-            t_test = 0.0
-            if rc == 0:
-                _, t_test = _run("Test.sh", [fold_scratch, list_dir / f"fold{k}_test.txt", output],
-                                 Path(f"{prefix}_test.log"), system, num_threads,
-                                 system_env)
-            log.info("%s: fold %d done (train %.1f s, test %.1f s)", system, k, t_train, t_test)
-            return k, output, t_train, t_test
-
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            done = list(pool.map(fold_job, range(1, n_folds + 1)))
-        scores = []
-        for k, output, t_train, t_test in done:
-            timings[f"{system}/fold{k}"] = t_train + t_test
-            truth = {p: labels[i] for i, p in enumerate(paths) if folds[i] == k - 1}
-            predictions = read_prediction_file(output) if output.exists() else []
-            scores.append(score_fold(truth, predictions, classes=classes, fold=k - 1))
-        results[system] = scores
+        if earlier:
+            system_env[config.ENV_FEATURE_STORES] = os.pathsep.join(given + earlier)
+        earlier.append(str(out_dir / "scratch" / system / STORE_DIRNAME))
+        outputs, system_timings = _run_system(system, out_dir, len(set(paths)), n_folds,
+                                              parallel, num_threads, system_env)
+        timings.update(system_timings)
+        results[system] = _score(outputs, paths, labels, folds)
     report = write_report(out_dir / "report", results)
     return {"results": results, "report": report, "summary": format_summary(results),
             "timings": timings}

@@ -1,7 +1,7 @@
 """The MIREX calls as Python functions: extract, train, classify.
 
 Each takes a scratch folder, list files and a list of feature extractors
-(see :mod:`mirex.variants`), and returns a small report. One bad clip never
+(see :mod:`mirex.systems`), and returns a small report. One bad clip never
 stops a run: it is named in a one-line warning and in the report, training
 goes on without it, and at test time it gets the training prior.
 
@@ -26,7 +26,6 @@ from . import lists
 from .audio import AudioError
 from .cache import FeatureStore, find_stores
 from .classifier import fit_classifier, load_classifier, save_classifier
-from .constants import ENV_FEATURE_STORES
 
 __all__ = ["FeatureTable", "RunReport", "PipelineError", "gather_features", "extract",
            "train", "classify", "model_dir"]
@@ -84,7 +83,7 @@ def model_dir(scratch, system: str) -> Path:
     return Path(scratch) / "model" / system
 
 
-def _open_stores(scratch, create: bool) -> list[FeatureStore]:
+def _open_stores(scratch, create: bool, extra=()) -> list[FeatureStore]:
     scratch = Path(scratch)
     if create:
         try:
@@ -95,7 +94,6 @@ def _open_stores(scratch, create: bool) -> list[FeatureStore]:
         raise PipelineError(f"{scratch}: scratch folder does not exist")
     if not os.access(scratch, os.W_OK | os.X_OK):
         raise PipelineError(f"{scratch}: scratch folder is not writable")
-    extra = [p for p in os.environ.get(ENV_FEATURE_STORES, "").split(os.pathsep) if p]
     return find_stores(scratch, extra)
 
 
@@ -246,11 +244,15 @@ def gather_features(paths, extractors, stores, extract_missing: bool = True,
     return FeatureTable(paths, X, failures, n_cached, len(todo) - sum(p in failures for p, _, _ in todo))
 
 
-def extract(scratch, list_path, extractors) -> RunReport:
-    """``extractFeatures.sh``: cache the embeddings of every listed file."""
+def extract(scratch, list_path, extractors, feature_stores=()) -> RunReport:
+    """``extractFeatures.sh``: cache the embeddings of every listed file.
+
+    ``feature_stores``: extra stores (or scratch folders holding one) read
+    before computing, as in :func:`train` and :func:`classify`.
+    """
     started = time.monotonic()
     paths = lists.read_paths(list_path)
-    stores = _open_stores(scratch, create=True)
+    stores = _open_stores(scratch, create=True, extra=feature_stores)
     table = gather_features(paths, extractors, stores)
     report = RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
                        time.monotonic() - started)
@@ -268,11 +270,15 @@ def _check_extractors(clf, extractors, folder):
 
 
 def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
-          seed: int = 0) -> RunReport:
-    """``Train.sh``: fit the classifier on the training list, save it in scratch."""
+          seed: int = 0, feature_stores=()) -> RunReport:
+    """``Train.sh``: fit the classifier on the training list, save it in scratch.
+
+    Features come from the scratch folder's store, those of its parents and
+    ``feature_stores``; what none holds is extracted (with a warning).
+    """
     started = time.monotonic()
     items = lists.read_labelled(list_path)
-    stores = _open_stores(scratch, create=True)
+    stores = _open_stores(scratch, create=True, extra=feature_stores)
     paths = [p for p, _ in items]
     table = gather_features(paths, extractors, stores, warn_missing=True)
     ok = table.ok
@@ -292,7 +298,8 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
                      time.monotonic() - started, {"search": clf.search, "model": str(folder)})
 
 
-def classify(scratch, list_path, out_path, extractors, system: str) -> RunReport:
+def classify(scratch, list_path, out_path, extractors, system: str,
+             feature_stores=()) -> RunReport:
     """``Test.sh`` / ``Classify.sh``: write one prediction line per test line."""
     started = time.monotonic()
     paths = lists.read_paths(list_path)
@@ -302,7 +309,7 @@ def classify(scratch, list_path, out_path, extractors, system: str) -> RunReport
     out_dir = Path(out_path).resolve().parent
     if not out_dir.is_dir():
         raise PipelineError(f"{out_path}: output folder does not exist")
-    stores = _open_stores(scratch, create=False)
+    stores = _open_stores(scratch, create=False, extra=feature_stores)
     table = gather_features(paths, extractors, stores, warn_missing=True)
     ok = table.ok
     predictions = np.array([clf.prior] * len(paths), dtype=object)

@@ -103,15 +103,16 @@ def test_paper_model_costs_the_published_multiply_adds():
                                            ("samplecnn-mtt", "musicnn-mtt")])
 def test_committed_default_backbones_are_trained_small_and_documented(name, teacher):
     """models/ holds the LPNKK1/LPNKK2 backbones: verified weights, < 10 MB, full provenance."""
-    from mirex.variants import VARIANTS, default_models_dir
+    from mirex.config import PROJECT_MODELS_DIR
+    from mirex.systems import VARIANTS
 
-    folder = default_models_dir() / name
+    folder = PROJECT_MODELS_DIR / name
     backbone = load_backbone(folder)                  # checks the weights' sha256
     assert backbone.trained and backbone.embedding_dim == 1280
     assert sum(f.stat().st_size for f in Path(folder).iterdir()) < 10e6
     prov = backbone.manifest["provenance"]
     assert prov["teacher"]["name"] == teacher
-    teacher_manifest = default_models_dir() / teacher / "manifest.json"
+    teacher_manifest = PROJECT_MODELS_DIR / teacher / "manifest.json"
     assert prov["teacher"]["weights_sha256"] in teacher_manifest.read_text()
     for key in ("corpus", "epochs", "val", "command", "evaluation",
                 "heldout_agreement_with_teacher", "training_seconds"):

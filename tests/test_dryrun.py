@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from mirex import lists
 from mirex.cli import main
 from mirex.dryrun import dry_run
-from mirex.peers import MfccExtractor
+from mirex.extractors.mfcc import MfccExtractor
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_mfcc_peer_separates_pitch_and_handles_tiny_clips():
 
 
 def test_musicnn_peer_uses_the_committed_weights_and_tells_sounds_apart():
-    from mirex.variants import resolve_extractors
+    from mirex.systems import resolve_extractors
 
     (ex,) = resolve_extractors("musicnn-svm")
     assert ex.manifest["weights"]["sha256"][:12] in ex.id

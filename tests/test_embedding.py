@@ -3,7 +3,18 @@ import pytest
 
 from mirex.backbones import load_backbone
 from mirex.constants import SEGMENT_SAMPLES
-from mirex.embedding import FeatureModel, SampleCNNExtractor, embed_clips, pool_segments
+from mirex.engines import embed_clips, pool_segments
+from mirex.engines.keras import KerasEngine
+from mirex.extractors.samplecnn import SampleCNNExtractor, calibration_segments
+
+
+def int8_engine(backbone, batch_segments):
+    from functools import partial
+
+    from mirex.engines.tflite import TFLiteEngine
+
+    return TFLiteEngine(backbone, batch_segments, "int8",
+                        calibration=partial(calibration_segments, SEGMENT_SAMPLES, 22050))
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +24,7 @@ def backbone(tiny_models):
 
 @pytest.fixture(scope="module")
 def feature_model(backbone):
-    return FeatureModel(backbone, batch_segments=4)
+    return KerasEngine(backbone, batch_segments=4)
 
 
 def segments(n, seed=0):
@@ -72,12 +83,14 @@ def test_thread_bound_reaches_tensorflow(tmp_path):
     import subprocess
     import sys
 
-    code = ("from mirex.embedding import configure_threads, apply_thread_settings\n"
-            "configure_threads(1)\nimport tensorflow as tf\napply_thread_settings()\n"
+    code = ("import os\nfrom mirex.config import configure_threads\n"
+            "from mirex.engines.base import apply_thread_settings\n"
+            "configure_threads(1)\nimport tensorflow as tf\napply_thread_settings(1)\n"
             "print(tf.config.threading.get_intra_op_parallelism_threads(),"
-            " tf.config.threading.get_inter_op_parallelism_threads())")
+            " tf.config.threading.get_inter_op_parallelism_threads(),"
+            " os.environ['OMP_NUM_THREADS'], os.environ['TF_NUM_INTRAOP_THREADS'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1", "1"]
+    assert out.stdout.split() == ["1", "1", "1", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -100,72 +113,64 @@ def trained_looking_backbone(tmp_path_factory):
                          [f"t{i}" for i in range(TINY_CONFIG["n_outputs"])], {}, trained=False)
 
 
-def test_blas_engine_equals_the_keras_model(trained_looking_backbone):
-    from mirex.blas_inference import BlasFeatureModel
-
-    x = segments(7, 11)
-    keras_features = FeatureModel(trained_looking_backbone, batch_segments=4).segment_features(x)
-    blas_features = BlasFeatureModel(trained_looking_backbone, batch_segments=3).segment_features(x)
-    np.testing.assert_allclose(blas_features, keras_features, rtol=1e-4, atol=1e-5)
-    assert np.abs(keras_features).max() > 0.1  # not trivially zero
-
-
-def test_engines_are_selected_by_name_and_environment(tiny_models, monkeypatch):
-    from mirex.blas_inference import BlasFeatureModel
-    from mirex.embedding import make_feature_model
-    from mirex.tflite_inference import TFLiteFeatureModel
+def test_engines_are_selected_by_name_and_environment(tiny_models):
+    from mirex.config import ConfigError, resolve
+    from mirex.engines import make_engine
+    from mirex.engines.tflite import TFLiteEngine
 
     backbone = load_backbone(tiny_models / "samplecnn-msd")
-    assert isinstance(make_feature_model(backbone, "blas"), BlasFeatureModel)
-    assert isinstance(make_feature_model(backbone, "keras"), FeatureModel)
-    assert isinstance(make_feature_model(backbone, "tflite"), TFLiteFeatureModel)
+    assert isinstance(make_engine(backbone, "keras"), KerasEngine)
+    assert isinstance(make_engine(backbone, "tflite"), TFLiteEngine)
     # no GPU here: 'auto' is the TFLite engine in float32
-    assert isinstance(make_feature_model(backbone, "auto"), TFLiteFeatureModel)
-    monkeypatch.setenv("MIREX_ENGINE", "keras")
-    assert SampleCNNExtractor(backbone).engine == "keras"
-    monkeypatch.setenv("MIREX_ENGINE", "fast")
+    assert isinstance(make_engine(backbone, "auto"), TFLiteEngine)
+    assert resolve(environ={"MIREX_ENGINE": "keras"}).engine == "keras"
+    assert resolve(engine="tflite", environ={"MIREX_ENGINE": "keras"}).engine == "tflite"
+    assert SampleCNNExtractor(backbone, **resolve(environ={"MIREX_ENGINE": "keras"})
+                              .engine_options).engine == "keras"
+    with pytest.raises(ConfigError, match="engine"):
+        resolve(environ={"MIREX_ENGINE": "fast"})
+    with pytest.raises(ConfigError, match="precision"):
+        resolve(environ={"MIREX_PRECISION": "fp8"})
     with pytest.raises(ValueError, match="engine"):
-        SampleCNNExtractor(backbone)
-    monkeypatch.setenv("MIREX_ENGINE", "auto")
-    monkeypatch.setenv("MIREX_PRECISION", "fp8")
-    with pytest.raises(ValueError, match="precision"):
-        SampleCNNExtractor(backbone)
-    monkeypatch.delenv("MIREX_PRECISION")
+        SampleCNNExtractor(backbone, engine="fast")
     with pytest.raises(ValueError, match="engine runs"):      # refused before any decoding
-        SampleCNNExtractor(backbone, engine="blas", precision="int8")
+        SampleCNNExtractor(backbone, engine="keras", precision="int8")
 
 
 def test_auto_means_bf16_keras_on_a_gpu_and_fp32_tflite_on_a_cpu():
-    from mirex.embedding import resolve_engine
+    from mirex.engines import resolve_engine
 
     assert resolve_engine("auto", "auto", gpu=True) == ("keras", "bf16")
     assert resolve_engine("auto", "auto", gpu=False) == ("tflite", "fp32")
     assert resolve_engine("auto", "fp32", gpu=True) == ("keras", "fp32")
     assert resolve_engine("auto", "int8", gpu=True) == ("tflite", "int8")
     assert resolve_engine("auto", "bf16", gpu=False) == ("keras", "bf16")
-    assert resolve_engine("blas", "auto", gpu=True) == ("blas", "fp32")
-    for engine, precision in (("blas", "int8"), ("keras", "int8"), ("tflite", "bf16")):
+    assert resolve_engine("tflite", "auto", gpu=True) == ("tflite", "fp32")
+    for engine, precision in (("keras", "int8"), ("tflite", "bf16")):
         with pytest.raises(ValueError, match="engine runs"):
             resolve_engine(engine, precision, gpu=False)
 
 
 def test_each_engine_brings_its_own_batch_size(backbone):
-    from mirex import embedding as E
+    from mirex.engines import default_batch, make_engine
 
-    assert E.make_feature_model(backbone, "tflite", precision="fp32").batch_segments \
-        == E.TFLITE_BATCH_SEGMENTS
-    assert E.make_feature_model(backbone, "tflite", precision="int8").batch_segments \
-        == E.TFLITE_INT8_BATCH_SEGMENTS != E.TFLITE_BATCH_SEGMENTS
-    assert E.make_feature_model(backbone, "blas").batch_segments == E.BLAS_BATCH_SEGMENTS
-    assert E.make_feature_model(backbone, "tflite", batch_segments=7).batch_segments == 7
+    assert make_engine(backbone, "tflite", "fp32").batch_segments == default_batch("tflite", "fp32")
+    assert make_engine(backbone, "tflite", "int8", calibration=lambda levels: None).batch_segments \
+        == default_batch("tflite", "int8") != default_batch("tflite", "fp32")
+    assert make_engine(backbone, "keras", "fp32").batch_segments == default_batch("keras", "fp32")
+    assert default_batch("keras", "bf16", gpu=True) > default_batch("keras", "fp32")
+    assert make_engine(backbone, "tflite", batch_segments=7).batch_segments == 7
+    with pytest.raises(ValueError, match="calibration"):
+        make_engine(backbone, "tflite", "int8")
 
 
 def test_tflite_fp32_equals_the_keras_model(trained_looking_backbone):
-    from mirex.tflite_inference import TFLiteFeatureModel
+    from mirex.engines.tflite import TFLiteEngine
 
     x = segments(7, 11)
-    keras_features = FeatureModel(trained_looking_backbone, batch_segments=4).segment_features(x)
-    lite = TFLiteFeatureModel(trained_looking_backbone, batch_segments=3)
+    keras_features = KerasEngine(trained_looking_backbone, batch_segments=4).segment_features(x)
+    lite = TFLiteEngine(trained_looking_backbone, batch_segments=3)
+    assert np.abs(keras_features).max() > 0.1  # not trivially zero
     np.testing.assert_allclose(lite.segment_features(x), keras_features, rtol=1e-4, atol=1e-5)
     # a segment's features do not depend on its batch company
     alone = lite.segment_features(x[2:3])
@@ -179,16 +184,16 @@ def _relative_error(a, b):
 
 def test_bf16_stays_within_tolerance_of_fp32(trained_looking_backbone):
     x = segments(6, 5)
-    fp32 = FeatureModel(trained_looking_backbone, batch_segments=3).segment_features(x)
-    bf16 = FeatureModel(trained_looking_backbone, batch_segments=3,
-                        precision="bf16").segment_features(x)
+    fp32 = KerasEngine(trained_looking_backbone, batch_segments=3).segment_features(x)
+    bf16 = KerasEngine(trained_looking_backbone, batch_segments=3,
+                       precision="bf16").segment_features(x)
     err = _relative_error(fp32, bf16)
     assert err.max() < 0.05, err           # bfloat16 keeps 8 bits of mantissa
     assert err.max() > 0                   # the path is really reduced precision
     import keras
 
     assert keras.mixed_precision.global_policy().name == "float32"   # restored after building
-    again = FeatureModel(trained_looking_backbone, batch_segments=3, precision="bf16")
+    again = KerasEngine(trained_looking_backbone, batch_segments=3, precision="bf16")
     np.testing.assert_array_equal(again.segment_features(x[:1])[0], bf16[0])
 
 
@@ -204,7 +209,7 @@ def _music_at(dbfs, seed=999):
 
 def test_loudness_bands_follow_the_rms_level():
     from mirex.audio import rms_dbfs
-    from mirex.tflite_inference import INT8_BAND_DBFS, loudness_band
+    from mirex.engines.tflite import INT8_BAND_DBFS, loudness_band
 
     x = np.concatenate([_music_at(level)[:1] for level in INT8_BAND_DBFS])
     np.testing.assert_allclose(rms_dbfs(x, axis=1), INT8_BAND_DBFS, atol=0.5)
@@ -214,10 +219,10 @@ def test_loudness_bands_follow_the_rms_level():
 
 
 def test_int8_stays_within_tolerance_of_fp32_at_every_loudness(trained_looking_backbone):
-    from mirex.tflite_inference import TFLiteFeatureModel, loudness_band
+    from mirex.engines.tflite import loudness_band
 
-    int8 = TFLiteFeatureModel(trained_looking_backbone, batch_segments=3, precision="int8")
-    fp32 = FeatureModel(trained_looking_backbone, batch_segments=3)
+    int8 = int8_engine(trained_looking_backbone, batch_segments=3)
+    fp32 = KerasEngine(trained_looking_backbone, batch_segments=3)
     quiet = _music_at(-40.0)
     got = int8.segment_features(quiet)
     assert sorted(int8._runners) == [0]  # only the band in use was built
@@ -230,7 +235,7 @@ def test_int8_stays_within_tolerance_of_fp32_at_every_loudness(trained_looking_b
         assert cosine.min() > 0.995, (level, cosine)
     # the bands matter: quiet music through the loudest band's model is worse
     loudest = int8._runner(int(loudness_band(_music_at(-8.0))[0]))
-    from mirex.embedding import run_batched
+    from mirex.engines import run_batched
 
     ref = fp32.segment_features(quiet)
     mismatched = run_batched(loudest, quiet, 3, int8.dim, SEGMENT_SAMPLES)
@@ -239,9 +244,7 @@ def test_int8_stays_within_tolerance_of_fp32_at_every_loudness(trained_looking_b
 
 
 def test_int8_features_do_not_depend_on_batch_company_or_band_mix(trained_looking_backbone):
-    from mirex.tflite_inference import TFLiteFeatureModel
-
-    int8 = TFLiteFeatureModel(trained_looking_backbone, batch_segments=4, precision="int8")
+    int8 = int8_engine(trained_looking_backbone, batch_segments=4)
     mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
     together = int8.segment_features(mixed)
     for i in (0, 3, 6):
@@ -255,9 +258,8 @@ def test_int8_has_its_own_cache(trained_looking_backbone):
 
 
 def test_int8_batches_larger_than_the_calibration_set(trained_looking_backbone):
-    from mirex.tflite_inference import TFLiteFeatureModel, band_levels, calibration_segments
+    from mirex.engines.tflite import band_levels
 
     n_cal = len(calibration_segments(SEGMENT_SAMPLES, 22050, band_levels(0)))
-    model = TFLiteFeatureModel(trained_looking_backbone, batch_segments=2 * n_cal + 3,
-                               precision="int8")
+    model = int8_engine(trained_looking_backbone, batch_segments=2 * n_cal + 3)
     assert np.isfinite(model.segment_features(segments(2, 3))).all()

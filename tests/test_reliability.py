@@ -15,7 +15,7 @@ import soundfile as sf
 from conftest import tone_clip, write_clip
 from mirex import audio, lists, pipeline
 from mirex.constants import SAMPLE_RATE
-from mirex.variants import resolve_extractors
+from mirex.systems import resolve_extractors
 
 BIN = Path(__file__).resolve().parent.parent / "bin"
 #: Outcome of a damaged file: what comes before the damage, or a named failure.

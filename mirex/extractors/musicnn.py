@@ -1,0 +1,74 @@
+"""Pooled musicnn features (peer ``musicnn-svm``).
+
+The musicnn MSD model (Pons & Serra; Keras port of the ``musicnn`` 0.1.0
+checkpoints, ``models/musicnn-msd``): per 3-s patch its max- and mean-pooled
+mid-level features, averaged over the clip (1506-d).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..constants import MAX_DURATION
+from . import cache_id
+
+__all__ = ["MusicnnExtractor"]
+
+
+class MusicnnExtractor:
+    """Clip file -> pooled musicnn features (``[max_pool, mean_pool]``, 1506-d).
+
+    Parameters
+    ----------
+    folder : path
+        A musicnn backbone folder (see :func:`mirex.backbones.musicnn.load_musicnn`);
+        its manifest is read now, the network built on the first :meth:`embed`.
+    max_duration : float
+        Seconds decoded per file.
+    """
+
+    version = 1
+    dim = 1506
+
+    def __init__(self, folder, max_duration: float = MAX_DURATION):
+        from ..backbones import BackboneError
+        from ..backbones.musicnn import FORMAT, MANIFEST_NAME, SAMPLE_RATE
+        from ..fileio import read_manifest
+
+        self.folder = folder
+        self.sr = SAMPLE_RATE
+        self.max_duration = max_duration
+        self.manifest = read_manifest(folder, MANIFEST_NAME, FORMAT, BackboneError,
+                                      missing=f"not a musicnn backbone folder (no {MANIFEST_NAME})")
+        self._model = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def input_spec(self) -> tuple:
+        return ("waveform", self.sr, self.max_duration)
+
+    def info(self) -> dict:
+        return {"extractor": "musicnn-pooled", "backbone": self.name,
+                "weights_sha256": self.manifest["weights"]["sha256"],
+                "max_duration": self.max_duration, "version": self.version, "dim": self.dim}
+
+    @property
+    def id(self) -> str:
+        return cache_id(f"{self.name}-{self.manifest['weights']['sha256'][:12]}", self.info())
+
+    def prepare(self, path) -> np.ndarray:
+        from .. import audio
+
+        return audio.load(path, sr=self.sr, max_duration=self.max_duration)
+
+    def embed(self, prepared) -> np.ndarray:
+        from ..backbones.musicnn import load_musicnn, musicnn_embed
+
+        if self._model is None:
+            self._model, _ = load_musicnn(self.folder)
+        if not prepared:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([musicnn_embed(self._model, y)["embedding"] for y in prepared])

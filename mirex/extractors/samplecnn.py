@@ -1,0 +1,134 @@
+"""SampleCNN multi-level embedding: clip -> segments -> engine -> mean over segments."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Sequence
+
+import numpy as np
+
+from ..constants import MAX_DURATION, MAX_SEGMENTS
+from ..engines import embed_clips, make_engine, resolve_engine
+from . import cache_id
+
+__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION", "calibration_segments"]
+
+#: Bumped whenever the way a clip becomes a vector changes, so old cache
+#: entries stop matching.
+EMBEDDING_VERSION = 1
+#: Seconds of each generated genre rendered per int8 calibration level.
+CALIBRATION_SECONDS = 4.0
+
+
+def calibration_segments(n_samples: int, sample_rate: int, levels=(-20.0,),
+                         seed: int = 0) -> np.ndarray:
+    """Generated music at the given RMS levels (dBFS), for int8 calibration: ``(n, n_samples)``.
+
+    Each genre of the demo synthesiser is rendered at each level (fixed
+    seeds: reproducible), one segment per genre and level.
+    """
+    from ..audio import segment
+    from ..synth import GENRES, synthesize_clip
+
+    out = []
+    for g, genre in enumerate(GENRES):
+        for k, level in enumerate(levels):
+            y = synthesize_clip(genre, seed=seed + 100 * g + k, duration=CALIBRATION_SECONDS,
+                                sr=sample_rate, target_dbfs=level)
+            out.append(segment(np.clip(np.asarray(y, np.float32), -1.0, 1.0), n_samples,
+                               max_segments=1))
+    return np.concatenate(out).astype(np.float32)
+
+
+class SampleCNNExtractor:
+    """Clip file -> multi-level SampleCNN embedding, with a cache identity.
+
+    The engine is built lazily, on the first :meth:`embed`, so that a run
+    served entirely from the cache never starts TensorFlow.
+
+    Parameters
+    ----------
+    backbone : mirex.backbones.Backbone
+    max_segments : int or None
+        Segments taken per clip (see :func:`mirex.audio.segment`).
+    max_duration : float or None
+        Seconds decoded per file (see :func:`mirex.audio.load`).
+    batch_segments : int or None
+        Segments per inference batch (default: the engine's).
+    engine, precision : str
+        See :data:`mirex.engines.ENGINES` and :data:`mirex.engines.PRECISIONS`.
+        Float precisions share one cache namespace; 'int8' has its own.
+    num_threads : int or None
+        CPU threads of the engine (``None``: all cores).
+    """
+
+    def __init__(self, backbone, max_segments=None, max_duration=None,
+                 batch_segments: int | None = None, engine: str = "auto",
+                 precision: str = "auto", num_threads: int | None = None):
+        self.engine = (engine or "auto").lower()
+        self.precision = (precision or "auto").lower()
+        # Fail now, before any decoding, on unknown names and impossible pairs;
+        # 'auto' itself is resolved (GPU or not) when the engine is built.
+        resolve_engine(self.engine, self.precision, gpu=False)
+        self.backbone = backbone
+        self.max_segments = MAX_SEGMENTS if max_segments is None else max_segments
+        self.max_duration = MAX_DURATION if max_duration is None else max_duration
+        self.batch_segments = batch_segments
+        self.num_threads = num_threads
+        self._engine = None
+
+    @property
+    def name(self) -> str:
+        return self.backbone.name
+
+    @property
+    def dim(self) -> int:
+        return self.backbone.embedding_dim
+
+    @property
+    def input_spec(self) -> tuple:
+        """Clips are decoded once for all extractors sharing this spec."""
+        return ("segments", self.backbone.sample_rate, self.backbone.segment_samples,
+                self.max_segments, self.max_duration)
+
+    @property
+    def id(self) -> str:
+        """Cache namespace: backbone name, weights checksum, extraction parameters."""
+        params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
+                  "version": EMBEDDING_VERSION}
+        if self.precision == "int8":
+            from ..engines.tflite import INT8_VERSION
+
+            params["precision"] = f"int8-v{INT8_VERSION}"
+        return cache_id(f"{self.name}-{self.backbone.weights_sha256[:12]}", params)
+
+    def info(self) -> dict:
+        return {"extractor": "samplecnn-multilevel", "backbone": self.name,
+                "backbone_path": str(self.backbone.path),
+                "weights_sha256": self.backbone.weights_sha256,
+                "trained": self.backbone.trained, "dim": self.dim,
+                "feature_layers": self.backbone.feature_layers,
+                "max_segments": self.max_segments, "max_duration": self.max_duration,
+                "embedding_version": EMBEDDING_VERSION,
+                **({"precision": "int8"} if self.precision == "int8" else {})}
+
+    def prepare(self, path) -> np.ndarray:
+        """Decode and segment one file: ``(n_segments, segment_samples)``.
+
+        Thread-safe; raises :class:`mirex.audio.AudioError`.
+        """
+        from .. import audio
+
+        return audio.load_segments(path, sr=self.backbone.sample_rate,
+                                   n_samples=self.backbone.segment_samples,
+                                   max_segments=self.max_segments,
+                                   max_duration=self.max_duration)
+
+    def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeddings of prepared clips: ``(n_clips, dim)``."""
+        if self._engine is None:
+            calibration = partial(calibration_segments, self.backbone.segment_samples,
+                                  self.backbone.sample_rate)
+            self._engine = make_engine(self.backbone, self.engine, self.precision,
+                                       self.batch_segments, self.num_threads, calibration)
+        return embed_clips(self._engine, prepared)
