@@ -36,7 +36,6 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8 --clips 8 \
 		--backbone models/samplecnn-msd
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision bf16 --clips 4
-	$(PY) benchmarks/bench_extraction.py --engine blas
 	$(PY) benchmarks/bench_extraction.py --engine tflite --variant LPNKK3
 	$(PY) benchmarks/bench_accelerator.py --segments 256 --batches 16
 	$(PY) benchmarks/bench_svm.py

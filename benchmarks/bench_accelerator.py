@@ -2,7 +2,7 @@
 
 The harness extracts with TensorFlow; a lent GPU machine may have JAX but no
 TensorFlow. This benchmark builds the harness's own Keras feature model
-(:func:`mirex.embedding.keras_feature_model`: paper 3^9 SampleCNN, seeded
+(:func:`mirex.engines.tap_model`: paper 3^9 SampleCNN, seeded
 random weights, the multi-level taps time-maxed per segment) with the
 backend at hand and times ``predict`` on random segments in float32 and in
 mixed bfloat16, then compares the two (relative error of the embedding, per
@@ -34,7 +34,7 @@ def main(argv=None) -> dict:
 
     from mirex.backbones import create_random_backbone
     from mirex.backbones.samplecnn import PAPER_CONFIG, multiply_adds
-    from mirex.embedding import keras_feature_model
+    from mirex.engines import tap_model
     from mirex.constants import SEGMENT_SAMPLES
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
     outputs = {}
     with tempfile.TemporaryDirectory() as tmp:
         backbone = create_random_backbone(Path(tmp) / "paper", config=PAPER_CONFIG, seed=0)
-        models = {p: keras_feature_model(backbone, p) for p in ("fp32", "bf16")}
+        models = {p: tap_model(backbone, p) for p in ("fp32", "bf16")}
     for policy, model in models.items():
         for batch in [int(b) for b in args.batches.split(",")]:
             model.predict(x[: 2 * batch], batch_size=batch, verbose=0)   # compile

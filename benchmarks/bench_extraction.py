@@ -16,7 +16,7 @@ precision loses most on quiet recordings). ``--backbone`` measures a
 committed backbone (trained weights) instead of the random paper model.
 
     python benchmarks/bench_extraction.py [--clips 24] [--threads N] [--variant LPNKK1|LPNKK3]
-        [--engine auto|keras|tflite|blas] [--precision auto|fp32|bf16|int8]
+        [--engine auto|keras|tflite] [--precision auto|fp32|bf16|int8]
         [--backbone models/samplecnn-msd[,models/samplecnn-mtt]]
 """
 
@@ -79,10 +79,12 @@ def compare_with_fp32(extractor, prepared) -> dict:
     ``max_rel_error``: largest absolute difference over a clip's largest
     reference feature; ``min_cosine``: worst cosine similarity.
     """
-    from mirex.embedding import FeatureModel, embed_clips
+    from mirex.engines import default_batch, embed_clips
+    from mirex.engines.keras import KerasEngine
 
     got = extractor.embed(prepared).astype(np.float64)
-    ref = embed_clips(FeatureModel(extractor.backbone), prepared).astype(np.float64)
+    reference = KerasEngine(extractor.backbone, default_batch("keras", "fp32"))
+    ref = embed_clips(reference, prepared).astype(np.float64)
     rel = np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)
     cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
     return {"clips": len(prepared), "max_rel_error": round(float(rel.max()), 6),
@@ -94,7 +96,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variant", default="LPNKK1", choices=["LPNKK1", "LPNKK3"])
-    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "tflite", "blas"])
+    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "tflite"])
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
     parser.add_argument("--batch", type=int, default=None,
                         help="segments per inference batch (default: the extractor's)")
@@ -105,9 +107,9 @@ def main(argv=None) -> dict:
                              "network of the variant (default: the paper model, random weights)")
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from mirex.embedding import configure_threads
+    from mirex.config import configure_threads, quiet_tensorflow
 
+    quiet_tensorflow()
     configure_threads(args.threads)
     t_start = time.perf_counter()
     from mirex import pipeline
@@ -115,7 +117,7 @@ def main(argv=None) -> dict:
     from mirex.backbones import create_random_backbone, load_backbone
     from mirex.backbones.samplecnn import multiply_adds
     from mirex.cache import FeatureStore
-    from mirex.embedding import SampleCNNExtractor
+    from mirex.extractors.samplecnn import SampleCNNExtractor
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -129,7 +131,7 @@ def main(argv=None) -> dict:
                          for i, n in enumerate(names)]
         extractors = [SampleCNNExtractor(backbone,
                                          engine=args.engine, precision=args.precision,
-                                         batch_segments=args.batch)
+                                         batch_segments=args.batch, num_threads=args.threads)
                       for backbone in backbones]
         t_clips = time.perf_counter()
         paths = make_clips(tmp / "audio", args.clips + 2)
@@ -139,12 +141,12 @@ def main(argv=None) -> dict:
         store = FeatureStore(tmp / "scratch" / "features")
         pipeline.gather_features(warm, extractors, [store])
         for e in extractors:  # int8 builds a band's model when first needed: build them all
-            if getattr(e._model, "precision", None) == "int8":
-                from mirex.tflite_inference import INT8_BAND_DBFS
+            if getattr(e._engine, "precision", None) == "int8":
+                from mirex.engines.tflite import INT8_BAND_DBFS
 
                 x = e.prepare(warm[0])[:1]
                 levels = [scale_to_dbfs(x, c) for c in INT8_BAND_DBFS]
-                e._model.segment_features(np.concatenate(levels))
+                e._engine.segment_features(np.concatenate(levels))
         startup = time.perf_counter() - t_start - t_clips
 
         t0 = time.perf_counter()
@@ -173,9 +175,9 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "extraction",
         "variant": args.variant,
-        "engine": type(extractors[0]._model).__name__,
-        "precision": getattr(extractors[0]._model, "precision", "fp32"),
-        "batch_segments": extractors[0]._model.batch_segments,
+        "engine": type(extractors[0]._engine).__name__,
+        "precision": getattr(extractors[0]._engine, "precision", "fp32"),
+        "batch_segments": extractors[0]._engine.batch_segments,
         "model": (f"backbone {backbones[0].name} ({args.backbone})" if args.backbone else
                   "SampleCNN 3^9 paper config (random weights)"),
         "clips": len(timed),
