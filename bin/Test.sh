@@ -1,6 +1,11 @@
-#!/usr/bin/env bash
-# MIREX: Test.sh [-numThreads N] /path/to/scratch /path/to/testListFile.txt /path/to/outputListFile.txt
+#!/bin/sh
+# MIREX: Test.sh [-numThreads N] [--variant V] SCRATCH TESTLIST OUTLIST
 # Classify.sh is the same command under the organizers' name.
-set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/_mirex_common.sh"
-mirex_run classify 3 "SCRATCH TESTLIST OUTLIST"
+set -eu
+MIREX_NAME=$(basename "$0") MIREX_SELF=$0
+while [ -h "$MIREX_SELF" ]; do
+    _link=$(readlink "$MIREX_SELF")
+    case $_link in /*) MIREX_SELF=$_link ;; *) MIREX_SELF=$(dirname "$MIREX_SELF")/$_link ;; esac
+done
+. "$(dirname "$MIREX_SELF")/_mirex_common.sh"
+mirex_run classify 3 "SCRATCH TESTLIST OUTLIST" "$@"

@@ -1,5 +1,10 @@
-#!/usr/bin/env bash
-# MIREX: Train.sh [-numThreads N] /path/to/scratch /path/to/trainListFile.txt
-set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/_mirex_common.sh"
-mirex_run train 2 "SCRATCH TRAINLIST"
+#!/bin/sh
+# MIREX: Train.sh [-numThreads N] [--variant V] SCRATCH TRAINLIST
+set -eu
+MIREX_NAME=$(basename "$0") MIREX_SELF=$0
+while [ -h "$MIREX_SELF" ]; do
+    _link=$(readlink "$MIREX_SELF")
+    case $_link in /*) MIREX_SELF=$_link ;; *) MIREX_SELF=$(dirname "$MIREX_SELF")/$_link ;; esac
+done
+. "$(dirname "$MIREX_SELF")/_mirex_common.sh"
+mirex_run train 2 "SCRATCH TRAINLIST" "$@"

@@ -1,32 +1,34 @@
-# Shared by the MIREX entry points: find the project, pick its Python, parse
-# the optional leading "-numThreads N", and run the mirex CLI. Sourced, not run.
-# Every argument is passed on quoted; no logic lives here beyond the calling format.
+# Shared by the MIREX entry points (POSIX sh): find the project through any
+# symlinks, pick its Python, parse the optional leading "-numThreads N" and
+# "--variant V", and run the mirex CLI. Sourced by each wrapper after it set
+# MIREX_SELF (its own path, symlinks resolved). Arguments are passed on quoted.
 
-_mirex_die() { echo "$(basename "$0"): $*" >&2; exit 2; }
+_mirex_die() { echo "$MIREX_NAME: $*" >&2; exit 2; }
 
-MIREX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MIREX_ROOT=$(cd "$(dirname "$MIREX_SELF")/.." && pwd -P)
 if [ -x "$MIREX_ROOT/.venv/bin/python" ]; then
     MIREX_PYTHON="$MIREX_ROOT/.venv/bin/python"
 else
-    MIREX_PYTHON="$(command -v python3 || command -v python)" || _mirex_die "no Python found"
+    MIREX_PYTHON=$(command -v python3 || command -v python) || _mirex_die "no Python found"
 fi
 
-MIREX_OPTS=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -numThreads|--numThreads|-num-threads|--num-threads)
-            [ $# -ge 2 ] || _mirex_die "$1 needs a number"
-            MIREX_OPTS+=(--num-threads "$2"); shift 2 ;;
-        --variant|-variant)
-            [ $# -ge 2 ] || _mirex_die "$1 needs LPNKK1, LPNKK2 or LPNKK3"
-            MIREX_OPTS+=(--variant "$2"); shift 2 ;;
-        --variant=*) MIREX_OPTS+=(--variant "${1#--variant=}"); shift ;;
-        *) break ;;
-    esac
-done
-MIREX_ARGS=("$@")
-
-mirex_run() {  # mirex_run COMMAND N_ARGS USAGE
-    [ "${#MIREX_ARGS[@]}" -eq "$2" ] || _mirex_die "usage: $(basename "$0") [-numThreads N] [--variant V] $3"
-    PYTHONPATH="$MIREX_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$MIREX_PYTHON" -m mirex.cli "$1" "${MIREX_OPTS[@]}" "${MIREX_ARGS[@]}"
+mirex_run() {  # mirex_run COMMAND N_ARGS USAGE "$@"
+    _command=$1 _n_args=$2 _usage=$3
+    shift 3
+    _threads= _variant=
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -numThreads|--numThreads|-num-threads|--num-threads)
+                [ $# -ge 2 ] || _mirex_die "$1 needs a number"
+                _threads=$2; shift 2 ;;
+            --variant|-variant)
+                [ $# -ge 2 ] || _mirex_die "$1 needs a system name (see: mirex $_command --help)"
+                _variant=$2; shift 2 ;;
+            --variant=*) _variant=${1#--variant=}; shift ;;
+            *) break ;;
+        esac
+    done
+    [ $# -eq "$_n_args" ] || _mirex_die "usage: $MIREX_NAME [-numThreads N] [--variant V] $_usage (options: mirex $_command --help)"
+    PYTHONPATH="$MIREX_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$MIREX_PYTHON" -m mirex.cli \
+        "$_command" ${_threads:+--num-threads "$_threads"} ${_variant:+--variant "$_variant"} "$@"
 }

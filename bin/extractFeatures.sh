@@ -1,5 +1,10 @@
-#!/usr/bin/env bash
-# MIREX: extractFeatures.sh [-numThreads N] /path/to/scratch /path/to/featureExtractionListFile.txt
-set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/_mirex_common.sh"
-mirex_run extract 2 "SCRATCH LIST"
+#!/bin/sh
+# MIREX: extractFeatures.sh [-numThreads N] [--variant V] SCRATCH LIST
+set -eu
+MIREX_NAME=$(basename "$0") MIREX_SELF=$0
+while [ -h "$MIREX_SELF" ]; do
+    _link=$(readlink "$MIREX_SELF")
+    case $_link in /*) MIREX_SELF=$_link ;; *) MIREX_SELF=$(dirname "$MIREX_SELF")/$_link ;; esac
+done
+. "$(dirname "$MIREX_SELF")/_mirex_common.sh"
+mirex_run extract 2 "SCRATCH LIST" "$@"

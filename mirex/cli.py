@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -176,10 +177,15 @@ def train_and_classify(scratch, train_list, test_list, out_list, seed, extractor
 @click.option("--seed", default=0, show_default=True)
 @click.option("--architecture", type=click.Choice(["paper", "msd-released"]), default="paper",
               show_default=True, help="3^9 paper model, or the authors' released MSD layout.")
-def init_backbone(folder, name, seed, architecture):
+@click.option("--overwrite", is_flag=True, help="Replace a backbone already in FOLDER.")
+def init_backbone(folder, name, seed, architecture, overwrite):
     """Write an UNTRAINED, seeded random SampleCNN backbone into FOLDER."""
-    from .backbones import create_random_backbone
+    from .backbones import MANIFEST_NAME, create_random_backbone
     from .backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG
+
+    if (Path(folder) / MANIFEST_NAME).exists() and not overwrite:
+        raise click.ClickException(f"{folder}: a backbone is already there; pass --overwrite "
+                                   f"to replace it")
 
     config = PAPER_CONFIG if architecture == "paper" else MSD_RELEASED_CONFIG
     backbone = create_random_backbone(folder, name=name, config=config, seed=seed)
@@ -230,8 +236,9 @@ def distil(args):
 def _systems(value: str) -> list[str]:
     from .systems import system_name
 
-    names = [system_name(v.strip()) for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in SYSTEMS]
+    given = [v.strip() for v in value.split(",") if v.strip()]
+    names = [system_name(v) for v in given]
+    unknown = [v for v, n in zip(given, names) if n not in SYSTEMS]
     if unknown or not names:
         raise click.BadParameter(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
     return names

@@ -29,6 +29,7 @@ from . import config, lists
 from .cache import STORE_DIRNAME
 from .evaluation import (format_summary, make_folds, read_groups,
                          read_prediction_file, score_fold, write_fold_lists, write_report)
+from .evaluation.validate import check_task
 
 __all__ = ["BIN_DIR", "dry_run", "make_fold_files"]
 
@@ -42,9 +43,12 @@ def make_fold_files(list_path, out_dir, n_folds: int = 3, groups_path=None, seed
     """Folds of a labelled list, written as MIREX list files.
 
     Returns ``(paths, labels, folds, written)``: the list's items, the fold of
-    each (0-based), and the files written (``extract.txt`` first).
+    each (0-based), and the files written (``extract.txt`` first). A list the
+    organizers' scorer could not score is refused first
+    (:class:`mirex.evaluation.validate.TaskError`), before any work.
     """
     items = lists.read_labelled(list_path)
+    check_task(items, str(list_path))
     paths = [p for p, _ in items]
     labels = [label for _, label in items]
     groups = None

@@ -261,6 +261,32 @@ def extract(scratch, list_path, extractors, feature_stores=()) -> RunReport:
     return report
 
 
+def _check_output(out_path, *inputs) -> None:
+    """Refuse an output list that would overwrite an input; create its folder."""
+    out = Path(out_path)
+    for given in inputs:
+        if out.exists() and Path(given).exists() and os.path.samefile(out, given):
+            raise PipelineError(f"{out_path}: the output list is the input list {given}; "
+                                f"refusing to overwrite it (check the order of the arguments)")
+    try:
+        out.resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PipelineError(f"{out_path}: cannot create the output folder "
+                            f"({exc.strerror or exc})") from None
+
+
+def _warn_conflicting_labels(items, list_path) -> None:
+    """One warning per path that the training list gives two different labels."""
+    lines: dict[str, list[tuple[int, str]]] = {}
+    for number, (path, label) in enumerate(items, start=1):
+        lines.setdefault(path, []).append((number, label))
+    for path, seen in lines.items():
+        if len({label for _, label in seen}) > 1:
+            where = ", ".join(f"line {n}: {label!r}" for n, label in seen)
+            log.warning("%s: %s has different labels (%s); each line trains as given",
+                        list_path, path, where)
+
+
 def _check_extractors(clf, extractors, folder):
     ids = [e.id for e in extractors]
     if ids != clf.extractors:
@@ -278,6 +304,7 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
     """
     started = time.monotonic()
     items = lists.read_labelled(list_path)
+    _warn_conflicting_labels(items, list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
     paths = [p for p, _ in items]
     table = gather_features(paths, extractors, stores, warn_missing=True)
@@ -306,9 +333,7 @@ def classify(scratch, list_path, out_path, extractors, system: str,
     folder = model_dir(scratch, system)
     clf = load_classifier(folder)
     _check_extractors(clf, extractors, folder)
-    out_dir = Path(out_path).resolve().parent
-    if not out_dir.is_dir():
-        raise PipelineError(f"{out_path}: output folder does not exist")
+    _check_output(out_path, list_path)
     stores = _open_stores(scratch, create=False, extra=feature_stores)
     table = gather_features(paths, extractors, stores, warn_missing=True)
     ok = table.ok
