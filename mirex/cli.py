@@ -190,6 +190,25 @@ def import_weights(hdf5, folder, name, no_flip, overwrite):
                f"weights {backbone.weights_sha256[:12]})")
 
 
+@main.command(name="import-musicnn")
+@click.argument("source", type=click.Path(exists=True))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--which", default="MSD_musicnn", show_default=True,
+              type=click.Choice(["MSD_musicnn", "MTT_musicnn"]), help="Which model to convert.")
+def import_musicnn(source, out_dir, which):
+    """Convert a musicnn 0.1.0 TF1 checkpoint (wheel, package or checkpoint folder) into OUT_DIR."""
+    from pathlib import Path
+
+    from .backbones.musicnn import convert_musicnn
+
+    command = f"mirex import-musicnn {Path(source).name} {out_dir} --which {which}"
+    try:
+        manifest = convert_musicnn(source, out_dir, which, command=command)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{out_dir}: {manifest['name']} ({manifest['weights']['sha256'][:12]})")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                                 "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)

@@ -40,6 +40,16 @@ MSD_TAGS = (
     "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
 )
 
+#: The MagnaTagATune top-50 tags of the MTT-trained models, in output order.
+MTT_LABELS = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock",
+    "fast", "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian",
+    "opera", "male", "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet",
+    "flute", "woman", "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man",
+    "classic", "choir", "voice", "new age", "dance", "male voice", "female vocal", "beats",
+    "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
+)
+
 #: Extra feature stores (os.pathsep-separated folders) that Train/Test read.
 ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"
 
