@@ -297,7 +297,7 @@ def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_thr
 def demo(out_dir, clips_per_class, n_classes, duration):
     """Generate a small task and run the MIREX dry run on it (make demo)."""
     _setup_logging(1)
-    from .demo import DEFAULT_DEMO_DIR, run_demo
+    from .demo.run import DEFAULT_DEMO_DIR, run_demo
 
     run_demo(out_dir or DEFAULT_DEMO_DIR, n_classes=n_classes, clips_per_class=clips_per_class,
              duration=duration, echo=click.echo)
