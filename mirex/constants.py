@@ -26,8 +26,9 @@ ENV_VARIANT = "MIREX_VARIANT"
 ENV_MODELS_DIR = "MIREX_MODELS_DIR"
 ENV_BACKBONES = "MIREX_BACKBONES"
 
-#: Audio file extensions, for messages only (decoding is by content).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
+#: Audio file extensions (lower case): what the corpus builder (tools/corpus) takes for
+#: audio, and what messages name; the harness itself decodes by content.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au")
 
 #: The top-50 Last.fm tags of the MSD-trained models, in output order.
 MSD_TAGS = (
