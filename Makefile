@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_svm.py
 
 corpus: $(STAMP)
-	$(PY) -m mirex.pretrain.corpus --root cache/corpus
+	$(PY) -m tools.corpus --root cache/corpus
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

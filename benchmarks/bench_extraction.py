@@ -7,7 +7,7 @@ model build and trace) and the peak resident memory.
 
 The network is the paper's 3^9 SampleCNN with seeded random weights: speed
 does not depend on the values of the weights. Clips are 44.1-kHz stereo
-16-bit WAVs of generated music (:mod:`mirex.synth`), so decoding, mixdown and
+16-bit WAVs of generated music (:mod:`mirex.demo.synth`), so decoding, mixdown and
 resampling are all exercised. Each run also measures NumPy's float32
 matrix-multiply rate (the machine's practical peak, for the percentage) and
 the agreement of clip embeddings with the float32 Keras model, as they come
@@ -37,8 +37,8 @@ import soundfile as sf
 
 
 def make_clips(folder: Path, n: int, seconds: float = 30.0, sr: int = 44100) -> list[str]:
-    """``n`` clips of generated music (mirex.synth, genres in turn), 44.1-kHz stereo 16-bit WAV."""
-    from mirex.synth import GENRES, synthesize_clip
+    """``n`` clips of generated music (mirex.demo.synth, genres in turn), 44.1-kHz stereo 16-bit WAV."""
+    from mirex.demo.synth import GENRES, synthesize_clip
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)

@@ -213,6 +213,25 @@ def import_weights(hdf5, folder, name, no_flip, overwrite):
                f"weights {backbone.weights_sha256[:12]})")
 
 
+@main.command(name="import-musicnn")
+@click.argument("source", type=click.Path(exists=True))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--which", default="MSD_musicnn", show_default=True,
+              type=click.Choice(["MSD_musicnn", "MTT_musicnn"]), help="Which model to convert.")
+def import_musicnn(source, out_dir, which):
+    """Convert a musicnn 0.1.0 TF1 checkpoint (wheel, package or checkpoint folder) into OUT_DIR."""
+    from pathlib import Path
+
+    from .backbones.musicnn import convert_musicnn
+
+    command = f"mirex import-musicnn {Path(source).name} {out_dir} --which {which}"
+    try:
+        manifest = convert_musicnn(source, out_dir, which, command=command)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{out_dir}: {manifest['name']} ({manifest['weights']['sha256'][:12]})")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                                 "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -302,7 +321,7 @@ def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_thr
 def demo(out_dir, clips_per_class, n_classes, duration):
     """Generate a small task and run the MIREX dry run on it (make demo)."""
     _setup_logging(1)
-    from .demo import DEFAULT_DEMO_DIR, run_demo
+    from .demo.run import DEFAULT_DEMO_DIR, run_demo
 
     run_demo(out_dir or DEFAULT_DEMO_DIR, n_classes=n_classes, clips_per_class=clips_per_class,
              duration=duration, echo=click.echo, models_dir=config.resolve().models_dir)

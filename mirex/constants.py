@@ -21,8 +21,9 @@ MAX_DURATION = 600.0
 #: Variant used when neither ``--variant`` nor ``MIREX_VARIANT`` says otherwise.
 DEFAULT_VARIANT = "LPNKK1"
 
-#: Audio file extensions, for messages only (decoding is by content).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
+#: Audio file extensions (lower case): what the corpus builder (tools/corpus) takes for
+#: audio, and what messages name; the harness itself decodes by content.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au")
 
 #: The top-50 Last.fm tags of the MSD-trained models, in output order.
 MSD_TAGS = (
@@ -33,4 +34,14 @@ MSD_TAGS = (
     "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
     "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
     "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy",
+)
+
+#: The MagnaTagATune top-50 tags of the MTT-trained models, in output order.
+MTT_LABELS = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock",
+    "fast", "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian",
+    "opera", "male", "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet",
+    "flute", "woman", "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man",
+    "classic", "choir", "voice", "new age", "dance", "male voice", "female vocal", "beats",
+    "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
 )

@@ -1,10 +1,11 @@
-"""Tests for mirex.pretrain.corpus on small fake .deb files (no network, no apt)."""
+"""Tests for tools/corpus on small fake .deb files (no network, no apt)."""
 
 from __future__ import annotations
 
 import io
 import shutil
 import subprocess
+import sys
 import json
 import tarfile
 import time
@@ -15,9 +16,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mirex.pretrain import corpus
-from mirex.pretrain.corpus import (build_corpus, deb_control, extract_music, is_music_path,
-                                   summarize)
+from mirex.fileio import sha256_file
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # tools/ is not installed: import it from the checkout
+
+import tools.corpus as corpus  # noqa: E402
+from tools.corpus import (build_corpus, deb_control, extract_music, is_music_path,  # noqa: E402
+                          summarize)
+from tools.corpus import cli as corpus_cli  # noqa: E402
+from tools.corpus.debfile import _deb_ok  # noqa: E402
 
 SR = 8000
 
@@ -142,12 +150,12 @@ def test_deb_control_and_truncated_deb(debs, tmp_path):
     fields = deb_control(debs["game-data"])
     assert fields["Package"] == "game-data" and fields["Version"] == "1:2.0-1"
     assert fields["Description"] == "fake\ntest package"
-    assert corpus._deb_ok(debs["game-data"])
+    assert _deb_ok(debs["game-data"])
     part = tmp_path / "partial.deb"
     data = debs["game-data"].read_bytes()
     part.write_bytes(data[: len(data) // 2])
-    assert not corpus._deb_ok(part)
-    assert not corpus._deb_ok(debs["game-data"], sha256="0" * 64)
+    assert not _deb_ok(part)
+    assert not _deb_ok(debs["game-data"], sha256="0" * 64)
     with pytest.raises(ValueError):
         deb_control(part)
 
@@ -165,7 +173,7 @@ def test_extract_music_keeps_only_music(debs, audio, tmp_path):
     for t in tracks:
         assert t["duration_s"] == pytest.approx(25, abs=0.01)
         assert (t["samplerate"], t["channels"], t["subtype"]) == (SR, 1, "VORBIS")
-        assert t["sha256"] == corpus._sha256(out / t["path"])
+        assert t["sha256"] == sha256_file(out / t["path"])
         assert t["bytes"] == (out / t["path"]).stat().st_size
     assert lic.read_text() == "game-data: free as in freedom\n"
     # a lower threshold lets the 2 s jingle in, never the sound effects or the .png
@@ -271,7 +279,7 @@ def test_overlapping_lists_rejected(tmp_path):
 
 
 def test_main_prints_json_summary(debs, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(corpus, "fetch_package", LocalFetch(debs))
+    monkeypatch.setattr(corpus_cli, "fetch_package", LocalFetch(debs))
     rc = corpus.main(["--root", str(tmp_path / "c"), "--packages", "game-data",
                       "--heldout", "songs-music", "-q"])
     assert rc == 0
@@ -298,7 +306,7 @@ def test_zstd_compressed_data(audio, tmp_path):
 
 def test_main_extra_appends_packages(debs, tmp_path, monkeypatch, capsys):
     fetch = LocalFetch(debs)
-    monkeypatch.setattr(corpus, "fetch_package", fetch)
+    monkeypatch.setattr(corpus_cli, "fetch_package", fetch)
     rc = corpus.main(["--root", str(tmp_path / "c"), "--packages", "game-data", "--heldout", "",
                       "--extra", "-q"])
     assert rc == 0
@@ -306,3 +314,11 @@ def test_main_extra_appends_packages(debs, tmp_path, monkeypatch, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["tracks"] == {"train": 2, "heldout": 0}
     assert set(summary["failed"]) == set(corpus.EXTRA_TRAIN_PACKAGES)
+
+
+def test_command_line_module_has_click_help():
+    run = subprocess.run([sys.executable, "-m", "tools.corpus", "--help"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Usage: python -m tools.corpus [OPTIONS]")
+    assert "--extra" in run.stdout and "--min-seconds" in run.stdout

@@ -1,6 +1,6 @@
 """`make demo` in miniature: the same code path on a tiny generated task."""
 
-from mirex.demo import run_demo
+from mirex.demo.run import run_demo
 
 
 def test_demo_runs_the_dry_run_and_prints_the_summary(tmp_path):

@@ -200,7 +200,7 @@ def test_bf16_stays_within_tolerance_of_fp32(trained_looking_backbone):
 def _music_at(dbfs, seed=999):
     """Segments of generated music (seeds other than the calibration's) at an RMS level."""
     from mirex.audio import scale_to_dbfs, segment
-    from mirex.synth import synthesize_clip
+    from mirex.demo.synth import synthesize_clip
 
     x = np.concatenate([segment(synthesize_clip(g, seed=seed, duration=6.0), max_segments=2)
                         for g in ("march", "swing", "techno")])

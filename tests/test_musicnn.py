@@ -290,7 +290,7 @@ def test_architecture_has_the_published_size_and_names():
 
 def _tf1_variables(model):
     """Export a Keras musicnn as the TF1 variables musicnn's graph would hold."""
-    from mirex.backbones.musicnn import _checkpoint_plan, _pool_permutation
+    from mirex.backbones.musicnn.convert import _checkpoint_plan, _pool_permutation
 
     inverse = np.argsort(_pool_permutation(753))
     variables = {}

@@ -1,4 +1,4 @@
-"""Tests for mirex.synth: determinism, levels, musical (not loudness) classes, make_task."""
+"""Tests for mirex.demo.synth: determinism, levels, musical (not loudness) classes, make_task."""
 
 import os
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mirex import synth
+from mirex.demo import synth
 from mirex.constants import SAMPLE_RATE
 
 SR = SAMPLE_RATE

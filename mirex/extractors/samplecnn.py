@@ -28,7 +28,7 @@ def calibration_segments(n_samples: int, sample_rate: int, levels=(-20.0,),
     seeds: reproducible), one segment per genre and level.
     """
     from ..audio import segment
-    from ..synth import GENRES, synthesize_clip
+    from ..demo.synth import GENRES, synthesize_clip
 
     out = []
     for g, genre in enumerate(GENRES):

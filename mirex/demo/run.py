@@ -1,6 +1,6 @@
 """``make demo``: the MIREX dry run on a small generated task, out of the box.
 
-Generates a deterministic task with :mod:`mirex.synth` (5 classes x 20 clips
+Generates a deterministic task with :mod:`mirex.demo.synth` (5 classes x 20 clips
 of 30 s by default), then runs :func:`mirex.dryrun.dry_run` with the default
 variant and the ``mfcc-svm`` and ``musicnn-svm`` peers, and prints the summary
 table.
@@ -16,19 +16,19 @@ import logging
 import time
 from pathlib import Path
 
-from .backbones import BackboneError, create_random_backbone, load_backbone
-from . import config
-from .constants import DEFAULT_VARIANT
-from .dryrun import dry_run
+from .. import config
+from ..backbones import BackboneError, create_random_backbone, load_backbone
+from ..constants import DEFAULT_VARIANT
+from ..dryrun import dry_run
+from ..systems import VARIANTS
 from .synth import make_task
-from .systems import VARIANTS
 
 __all__ = ["run_demo", "DEFAULT_DEMO_DIR"]
 
 log = logging.getLogger(__name__)
 
 #: Where the demo keeps its task, scratch folders and report (git-ignored).
-DEFAULT_DEMO_DIR = Path(__file__).resolve().parent.parent / "cache" / "demo"
+DEFAULT_DEMO_DIR = Path(__file__).resolve().parents[2] / "cache" / "demo"
 
 
 def _models_for(variant: str, demo_dir: Path, models: Path) -> tuple[Path, bool]:
