@@ -33,7 +33,32 @@ def _setup_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-    config.quiet_tensorflow(verbose=verbosity > 2)
+    config.quiet_tensorflow(verbose=verbosity > 1)
+
+
+def _hide_native_stderr() -> None:
+    """Keep TensorFlow's native start-up messages (absl, oneDNN, CUDA probing) off the terminal.
+
+    They are written to file descriptor 2 by C++ code that no Python setting
+    silences (``TF_CPP_MIN_LOG_LEVEL`` does not reach absl's pre-init log), so
+    descriptor 2 goes to ``/dev/null`` and Python's ``sys.stderr`` keeps the
+    terminal. Only in a real process (not under a test runner that already
+    replaced ``sys.stderr``); ``-v`` keeps everything.
+    """
+    if sys.stderr is not sys.__stderr__ or sys.stderr is None:
+        return
+    try:
+        keep = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = sys.__stderr__ = os.fdopen(keep, "w", buffering=1,
+                                            encoding=sys.stderr.encoding or "utf-8",
+                                            errors="backslashreplace")
+    logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def _known_errors():
@@ -86,6 +111,8 @@ def system_options(func):
     @functools.wraps(func)
     def wrapper(variant, backbones, models_dir, feature_stores, engine, precision, num_threads,
                 verbose, **kwargs):
+        if not verbose:
+            _hide_native_stderr()
         _setup_logging(verbose + 1)
         from .systems import extractors_for, system_name
 

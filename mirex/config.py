@@ -12,6 +12,8 @@ Environment variables
 ``MIREX_FEATURE_STORES``  extra feature stores, or scratch folders holding one, that Train/Test read
 ``MIREX_ENGINE``          inference engine (``auto``, ``keras``, ``tflite``)
 ``MIREX_PRECISION``       arithmetic (``auto``, ``fp32``, ``bf16``, ``int8``)
+``MIREX_CACHE_DIR``       converted models kept between calls (default
+                          ``$XDG_CACHE_HOME/mirex``, else ``~/.cache/mirex``)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .constants import DEFAULT_VARIANT
 
 __all__ = ["Config", "ConfigError", "resolve", "environment", "configure_threads",
            "quiet_tensorflow", "PROJECT_MODELS_DIR", "ENV_VARIANT", "ENV_BACKBONES",
-           "ENV_MODELS_DIR", "ENV_FEATURE_STORES", "ENV_ENGINE", "ENV_PRECISION"]
+           "ENV_MODELS_DIR", "ENV_FEATURE_STORES", "ENV_ENGINE", "ENV_PRECISION", "ENV_CACHE_DIR"]
 
 ENV_VARIANT = "MIREX_VARIANT"
 ENV_BACKBONES = "MIREX_BACKBONES"
@@ -32,6 +34,7 @@ ENV_MODELS_DIR = "MIREX_MODELS_DIR"
 ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"
 ENV_ENGINE = "MIREX_ENGINE"
 ENV_PRECISION = "MIREX_PRECISION"
+ENV_CACHE_DIR = "MIREX_CACHE_DIR"
 
 #: The backbone folders shipped with the project.
 PROJECT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -60,12 +63,14 @@ class Config:
     engine: str = "auto"
     precision: str = "auto"
     num_threads: int | None = None
+    cache_dir: Path | None = None
 
     @property
     def engine_options(self) -> dict:
         """Keyword arguments of the SampleCNN extractors."""
         return {"engine": self.engine, "precision": self.precision,
-                "num_threads": self.num_threads}
+                "num_threads": self.num_threads,
+                "engine_cache": self.cache_dir / "engines" if self.cache_dir else None}
 
 
 def _paths(value: str | None) -> tuple[Path, ...]:
@@ -97,7 +102,18 @@ def resolve(variant: str | None = None, backbones=(), models_dir=None, feature_s
         backbones=tuple(Path(b) for b in backbones) or _paths(env.get(ENV_BACKBONES)),
         models_dir=Path(models_dir or env.get(ENV_MODELS_DIR) or PROJECT_MODELS_DIR),
         feature_stores=tuple(Path(s) for s in feature_stores) + _paths(env.get(ENV_FEATURE_STORES)),
-        engine=engine, precision=precision, num_threads=num_threads or None)
+        engine=engine, precision=precision, num_threads=num_threads or None,
+        cache_dir=_cache_dir(env))
+
+
+def _cache_dir(env) -> Path | None:
+    """``$MIREX_CACHE_DIR``, else ``$XDG_CACHE_HOME/mirex``, else ``~/.cache/mirex``."""
+    if env.get(ENV_CACHE_DIR):
+        return Path(env[ENV_CACHE_DIR])
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "mirex"
+    home = env.get("HOME")
+    return Path(home) / ".cache" / "mirex" if home else None
 
 
 def environment(**overrides: str) -> dict[str, str]:

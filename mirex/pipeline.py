@@ -54,6 +54,7 @@ class FeatureTable:
     failures: dict = field(default_factory=dict)
     n_cached: int = 0
     n_extracted: int = 0
+    timing: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> np.ndarray:
@@ -73,9 +74,12 @@ class RunReport:
     extra: dict = field(default_factory=dict)
 
     def summary(self, what: str) -> str:
+        timing = self.extra.get("timing") or {}
+        speed = (f"; start-up {timing['startup_s']:.1f} s, then {timing['clips_per_s']:.2f} "
+                 f"clips/s" if timing else "")
         return (f"{what}: {self.n_items} files, {self.n_cached} from cache, "
                 f"{self.n_extracted} extracted, {len(self.failures)} failed "
-                f"({self.seconds:.1f} s)")
+                f"({self.seconds:.1f} s{speed})")
 
 
 def model_dir(scratch, system: str) -> Path:
@@ -101,26 +105,24 @@ def _warn_failure(path: str, reason: str) -> None:
     log.warning("%s", reason if reason.startswith(path) else f"{path}: {reason}")
 
 
-def _compute(todo, extractors, store, failures, rows, progress_label="extracting"):
-    """Decode each clip once per input spec, embed with every extractor, store.
-
-    ``todo`` is a list of ``(path, key, [extractor indices])``; results go to
-    ``rows[path][extractor index]``. Decoding of the next clips overlaps with
-    inference of the current ones (one decoder thread).
-    """
-    if not todo:
-        return 0
-    specs = {}
-    for index, extractor in enumerate(extractors):
-        specs.setdefault(extractor.input_spec, []).append(index)
-    for index, extractor in enumerate(extractors):
+def _describe(extractors, store) -> None:
+    """Record in the store what each extractor id means (for people reading it)."""
+    for extractor in extractors:
         try:
             store.describe(extractor.id, extractor.info())
         except OSError as exc:
             log.warning("%s: cannot write to the feature store (%s); features are kept in "
                         "memory only", store.root, exc.strerror or exc)
+            return
 
-    def prepare(item):
+
+def _decoder(extractors):
+    """``decode(item)``: a clip decoded once per input spec the item needs, or its AudioError."""
+    specs: dict[tuple, list[int]] = {}
+    for index, extractor in enumerate(extractors):
+        specs.setdefault(extractor.input_spec, []).append(index)
+
+    def decode(item):
         path, _, needed = item
         out = {}
         for spec, members in specs.items():
@@ -133,40 +135,66 @@ def _compute(todo, extractors, store, failures, rows, progress_label="extracting
                     return AudioError(path, f"cannot decode ({type(exc).__name__}: {exc})")
         return out
 
+    return decode
+
+
+def _embed_chunk(chunk, decoded, extractors, store, failures, rows) -> None:
+    """Embed one chunk's decoded clips with every extractor that needs them, and store."""
+    good = []
+    for item, result in zip(chunk, decoded):
+        if isinstance(result, AudioError):
+            failures[item[0]] = str(result)
+            _warn_failure(item[0], str(result))
+        else:
+            good.append((item, result))
+    for index, extractor in enumerate(extractors):
+        members = [(item, result) for item, result in good if index in item[2]]
+        if not members:
+            continue
+        vectors = extractor.embed([result[extractor.input_spec] for _, result in members])
+        for ((path, key, _), _), vector in zip(members, vectors):
+            rows.setdefault(path, {})[index] = vector
+            try:
+                store.put(extractor.id, key, vector)
+            except OSError as exc:
+                log.warning("%s: cannot write cache entry (%s); keeping it in memory",
+                            store.root, exc.strerror or exc)
+
+
+def _compute(todo, extractors, store, failures, rows) -> dict:
+    """Decode each clip once per input spec, embed with every extractor, store.
+
+    ``todo`` is a list of ``(path, key, [extractor indices])``; results go to
+    ``rows[path][extractor index]``. Decoding of the next clips overlaps with
+    inference of the current ones (one decoder thread). Returns the timing:
+    ``startup_s`` (loading the networks) and ``clips_per_s`` (after it).
+    """
+    if not todo:
+        return {}
+    _describe(extractors, store)
+    started = time.monotonic()
+    for index in sorted({i for _, _, needed in todo for i in needed}):
+        extractors[index].load()
+    startup = time.monotonic() - started
+    log.info("networks ready in %.1f s", startup)
+    decode = _decoder(extractors)
+    chunks = [todo[i : i + CHUNK_CLIPS] for i in range(0, len(todo), CHUNK_CLIPS)]
     done, started, last = 0, time.monotonic(), time.monotonic()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-        chunks = [todo[i : i + CHUNK_CLIPS] for i in range(0, len(todo), CHUNK_CLIPS)]
-        pending = pool.submit(lambda c: [prepare(item) for item in c], chunks[0])
+        pending = pool.submit(lambda c: [decode(item) for item in c], chunks[0])
         for number, chunk in enumerate(chunks):
-            prepared = pending.result()
+            decoded = pending.result()
             if number + 1 < len(chunks):
-                pending = pool.submit(lambda c: [prepare(item) for item in c], chunks[number + 1])
-            good = []
-            for item, result in zip(chunk, prepared):
-                if isinstance(result, AudioError):
-                    failures[item[0]] = str(result)
-                    _warn_failure(item[0], str(result))
-                else:
-                    good.append((item, result))
-            for index, extractor in enumerate(extractors):
-                members = [(item, result) for item, result in good if index in item[2]]
-                if not members:
-                    continue
-                vectors = extractor.embed([result[extractor.input_spec] for _, result in members])
-                for (path, key, _), vector in zip((m[0] for m in members), vectors):
-                    rows.setdefault(path, {})[index] = vector
-                    try:
-                        store.put(extractor.id, key, vector)
-                    except OSError as exc:
-                        log.warning("%s: cannot write cache entry (%s); keeping it in memory",
-                                    store.root, exc.strerror or exc)
+                pending = pool.submit(lambda c: [decode(item) for item in c], chunks[number + 1])
+            _embed_chunk(chunk, decoded, extractors, store, failures, rows)
             done += len(chunk)
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY or done == len(todo):
-                rate = done / max(now - started, 1e-9)
-                log.info("%s: %d/%d clips (%.2f clips/s)", progress_label, done, len(todo), rate)
+                log.info("extracting: %d/%d clips (%.2f clips/s)", done, len(todo),
+                         done / max(now - started, 1e-9))
                 last = now
-    return done
+    return {"startup_s": round(startup, 2),
+            "clips_per_s": round(done / max(time.monotonic() - started, 1e-9), 3)}
 
 
 def gather_features(paths, extractors, stores, extract_missing: bool = True,
@@ -233,7 +261,7 @@ def gather_features(paths, extractors, stores, extract_missing: bool = True,
     if todo and warn_missing:
         log.warning("%d of %d files were not covered by the feature extraction pass; "
                     "extracting them now", len(todo), len(set(paths)))
-    _compute(todo, extractors, stores[0], failures, rows)
+    timing = _compute(todo, extractors, stores[0], failures, rows)
     X = np.full((len(paths), dim), np.nan, np.float32)
     for i, path in enumerate(paths):
         parts = rows.get(path)
@@ -241,7 +269,14 @@ def gather_features(paths, extractors, stores, extract_missing: bool = True,
             failures.setdefault(path, f"{path}: no features")
             continue
         X[i] = np.concatenate([parts[j] for j in range(len(extractors))])
-    return FeatureTable(paths, X, failures, n_cached, len(todo) - sum(p in failures for p, _, _ in todo))
+    return FeatureTable(paths, X, failures, n_cached,
+                        len(todo) - sum(p in failures for p, _, _ in todo), timing)
+
+
+def _run_report(table: FeatureTable, started: float, **extra) -> RunReport:
+    """The report of a call that gathered ``table`` since ``started`` (monotonic seconds)."""
+    return RunReport(len(set(table.paths)), table.n_cached, table.n_extracted, table.failures,
+                     time.monotonic() - started, {"timing": table.timing, **extra})
 
 
 def extract(scratch, list_path, extractors, feature_stores=()) -> RunReport:
@@ -254,8 +289,7 @@ def extract(scratch, list_path, extractors, feature_stores=()) -> RunReport:
     paths = lists.read_paths(list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
     table = gather_features(paths, extractors, stores)
-    report = RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
-                       time.monotonic() - started)
+    report = _run_report(table, started)
     if len(table.failures) == report.n_items:
         raise PipelineError(f"{list_path}: no file of the list could be processed")
     return report
@@ -321,8 +355,7 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
     folder = model_dir(scratch, system)
     save_classifier(clf, folder, {"system": system, "train_list": os.path.abspath(list_path),
                                   "extractor_info": [e.info() for e in extractors]})
-    return RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
-                     time.monotonic() - started, {"search": clf.search, "model": str(folder)})
+    return _run_report(table, started, search=clf.search, model=str(folder))
 
 
 def classify(scratch, list_path, out_path, extractors, system: str,
@@ -344,8 +377,7 @@ def classify(scratch, list_path, out_path, extractors, system: str,
         log.warning("%d test line(s) without features get the training prior %r",
                     int((~ok).sum()), clf.prior)
     lists.write_labelled(out_path, zip(paths, predictions))
-    report = RunReport(len(set(paths)), table.n_cached, table.n_extracted, table.failures,
-                       time.monotonic() - started, {"n_lines": len(paths)})
+    report = _run_report(table, started, n_lines=len(paths))
     if not ok.any():
         raise PipelineError(f"{list_path}: no test file could be processed "
                             f"(all {len(paths)} lines got the prior '{clf.prior}')")

@@ -7,8 +7,11 @@ is written here, under pytest's temporary folders.
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Converted models go to a folder of this run, never to the user's ~/.cache.
+os.environ.setdefault("MIREX_CACHE_DIR", tempfile.mkdtemp(prefix="mirex-test-cache-"))
 
 import numpy as np
 import pytest

@@ -16,6 +16,8 @@ shares the cache too; int8 is kept apart (see the extractor's cache id).
 
 from __future__ import annotations
 
+import os
+
 from .base import Engine, embed_clips, pool_segments, run_batched, tap_model
 
 __all__ = ["ENGINES", "PRECISIONS", "Engine", "make_engine", "resolve_engine",
@@ -38,7 +40,14 @@ _BATCH = {("tflite", "fp32"): 4, ("tflite", "int8"): 2, ("keras", "cpu"): 16,
 
 
 def gpu_available() -> bool:
-    """Whether TensorFlow sees a GPU."""
+    """Whether TensorFlow sees a GPU.
+
+    Without an NVIDIA driver on the machine (no ``/proc/driver/nvidia`` and no
+    ``/dev/nvidia0``) the answer is no without importing TensorFlow, which
+    costs seconds that a run served by the TFLite runtime never pays.
+    """
+    if not any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidia0")):
+        return False
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
@@ -77,7 +86,7 @@ def default_batch(engine: str, precision: str, gpu: bool = False) -> int:
 
 def make_engine(backbone, engine: str = "auto", precision: str = "auto",
                 batch_segments: int | None = None, num_threads: int | None = None,
-                calibration=None) -> Engine:
+                calibration=None, cache_dir=None) -> Engine:
     """The engine that computes ``backbone``'s multi-level features.
 
     Parameters
@@ -92,13 +101,15 @@ def make_engine(backbone, engine: str = "auto", precision: str = "auto",
     calibration : callable or None
         For int8: ``levels (dBFS) -> segments (n, segment_samples)``, the
         music that sets a loudness band's quantization ranges.
+    cache_dir : path or None
+        Where the tflite engine keeps converted models (``None``: none kept).
     """
     engine, precision = resolve_engine(engine, precision)
     if engine == "tflite":
         from .tflite import TFLiteEngine
 
         return TFLiteEngine(backbone, batch_segments or default_batch(engine, precision),
-                            precision, num_threads, calibration)
+                            precision, num_threads, calibration, cache_dir)
     from .keras import KerasEngine
 
     batch = batch_segments or default_batch(engine, precision, gpu_available())

@@ -18,21 +18,29 @@ XNNPACK, TFLite's optimised CPU backend. Two precisions:
     ranges set on mastered-level music gave errors of 40-50 % of the largest
     feature for segments at -20 to -40 dBFS). There is therefore a bank of
     int8 models, one per loudness band (:data:`INT8_BAND_DBFS`), each
-    calibrated on music at its band's levels (:func:`band_levels`), and each segment runs in the model of the
-    band nearest its RMS level. A band's model is built when a segment first
-    needs it. The calibration music is passed in (a callable ``levels ->
-    segments``): the engine knows nothing of where it comes from. The features differ from float32 by a few percent, so the cache
-    keeps them apart (the extractor id names the precision and
-    :data:`INT8_VERSION`).
+    calibrated on music at its band's levels (:func:`band_levels`), and each
+    segment runs in the model of the band nearest its RMS level. A band's
+    model is built when a segment first needs it. The calibration music is
+    passed in (a callable ``levels -> segments``): the engine knows nothing
+    of where it comes from. The features differ from float32 by a few
+    percent, so the feature cache keeps them apart (the extractor id names
+    the precision and :data:`INT8_VERSION`).
 
-The interpreter comes from ``ai_edge_litert`` (LiteRT, TFLite's successor)
-when installed, else from ``tf.lite``.
+Converted models are kept on disk (``cache_dir``, one ``.tflite`` file per
+weights, taps, batch, precision and band, written atomically), so later
+calls neither convert nor import TensorFlow: the interpreter comes from
+``ai_edge_litert`` (LiteRT, TFLite's successor, a dependency on Linux),
+else from ``tf.lite``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -41,7 +49,11 @@ from .base import run_batched, tap_model
 __all__ = ["PRECISIONS", "INT8_VERSION", "convert", "TFLiteEngine", "loudness_band",
            "band_levels"]
 
+log = logging.getLogger(__name__)
+
 PRECISIONS = ("fp32", "int8")
+#: Bumped whenever the conversion changes; part of the converted-model cache key.
+ENGINE_VERSION = 1
 #: Bumped whenever the int8 models' making (bands, calibration) changes; part
 #: of the cache identity of int8 features.
 INT8_VERSION = 3
@@ -128,10 +140,12 @@ class TFLiteEngine:
     calibration : callable or None
         int8 only: ``levels (dBFS) -> segments (n, segment_samples)`` float32,
         the music whose activations set a band's quantization ranges.
+    cache_dir : path or None
+        Where converted models are kept (``None``: convert every time).
     """
 
     def __init__(self, backbone, batch_segments: int, precision: str = "fp32",
-                 num_threads: int | None = None, calibration=None):
+                 num_threads: int | None = None, calibration=None, cache_dir=None):
         if precision not in PRECISIONS:
             raise ValueError(f"the tflite engine runs {' or '.join(PRECISIONS)}, not {precision}")
         if precision == "int8" and calibration is None:
@@ -140,24 +154,65 @@ class TFLiteEngine:
         self.batch_segments = int(batch_segments)
         self.precision = precision
         self._calibration = calibration
-        self._keras = tap_model(backbone)
-        self.dim = int(self._keras.output.shape[-1])
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._keras = None  # the tap graph, built only to convert
+        self.dim = int(backbone.embedding_dim)
         self._threads = int(num_threads or os.cpu_count() or 1)
         self._runners = {}
         if precision == "fp32":
             self._runner(None)  # built now: the fp32 model is always needed
 
+    def _cache_path(self, band: int | None) -> Path | None:
+        """Where the converted model of ``band`` is kept, or ``None`` without a cache."""
+        if self._cache_dir is None:
+            return None
+        b = self.backbone
+        key = {"engine": ENGINE_VERSION, "weights": b.weights_sha256, "taps": b.feature_layers,
+               "n_samples": b.segment_samples, "batch": self.batch_segments,
+               "precision": self.precision, "band": band,
+               "int8": INT8_VERSION if self.precision == "int8" else None}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+        return self._cache_dir / f"{b.name}-{self.precision}-{digest}.tflite"
+
+    def _flatbuffer(self, band: int | None) -> bytes:
+        """The converted model of ``band``: from the cache, else converted (and cached)."""
+        path = self._cache_path(band)
+        if path is not None and path.is_file():
+            return path.read_bytes()
+        if self._keras is None:
+            self._keras = tap_model(self.backbone)
+        n = self.backbone.segment_samples
+        calibration = None if band is None else self._calibration(band_levels(band))
+        flatbuffer = convert(self._keras, self.batch_segments, n, self.precision, calibration)
+        if path is not None:
+            from ..fileio import atomic_write_bytes
+
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, flatbuffer)
+            except OSError as exc:
+                log.debug("%s: converted model not cached (%s)", path, exc)
+        return flatbuffer
+
+    def _interpreter(self, flatbuffer: bytes):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            interpreter = _interpreter_class()(model_content=flatbuffer, num_threads=self._threads)
+        interpreter.allocate_tensors()
+        return interpreter
+
     def _runner(self, band: int | None):
         """The interpreter call of the fp32 model (``band=None``) or of an int8 band."""
         if band not in self._runners:
-            n = self.backbone.segment_samples
-            calibration = None if band is None else self._calibration(band_levels(band))
-            flatbuffer = convert(self._keras, self.batch_segments, n, self.precision, calibration)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                interpreter = _interpreter_class()(model_content=flatbuffer,
-                                                   num_threads=self._threads)
-            interpreter.allocate_tensors()
+            try:
+                interpreter = self._interpreter(self._flatbuffer(band))
+            except (ValueError, RuntimeError) as exc:
+                path = self._cache_path(band)
+                if path is None or not path.exists():
+                    raise
+                log.warning("%s: damaged converted model (%s); converting again", path, exc)
+                path.unlink(missing_ok=True)
+                interpreter = self._interpreter(self._flatbuffer(band))
             source = interpreter.get_input_details()[0]["index"]
             sink = interpreter.get_output_details()[0]["index"]
 

@@ -9,6 +9,8 @@ An extractor offers
     the length of its vectors;
 ``input_spec``
     how it wants a clip decoded (extractors sharing a spec decode it once);
+``load()``
+    build its network now (else the first ``embed`` does; timed as start-up);
 ``prepare(path)``
     decode one file (thread-safe; raises :class:`mirex.audio.AudioError`);
 ``embed(prepared)``

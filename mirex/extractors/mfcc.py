@@ -75,6 +75,10 @@ class MfccExtractor:
         stats = [mfcc.mean(axis=1), mfcc.std(axis=1), delta.mean(axis=1), delta.std(axis=1)]
         return np.concatenate(stats).astype(np.float32)
 
+    def load(self) -> None:
+        """Import librosa now (else the first :meth:`embed` does)."""
+        import librosa  # noqa: F401
+
     def embed(self, prepared) -> np.ndarray:
         return np.stack([self.features(y) for y in prepared]) if prepared else \
             np.zeros((0, self.dim), np.float32)

@@ -64,11 +64,17 @@ class MusicnnExtractor:
 
         return audio.load(path, sr=self.sr, max_duration=self.max_duration)
 
-    def embed(self, prepared) -> np.ndarray:
-        from ..backbones.musicnn import load_musicnn, musicnn_embed
+    def load(self) -> None:
+        """Build the network now (else the first :meth:`embed` does)."""
+        from ..backbones.musicnn import load_musicnn
 
         if self._model is None:
             self._model, _ = load_musicnn(self.folder)
+
+    def embed(self, prepared) -> np.ndarray:
+        from ..backbones.musicnn import musicnn_embed
+
+        self.load()
         if not prepared:
             return np.zeros((0, self.dim), np.float32)
         return np.stack([musicnn_embed(self._model, y)["embedding"] for y in prepared])

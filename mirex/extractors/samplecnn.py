@@ -60,11 +60,14 @@ class SampleCNNExtractor:
         Float precisions share one cache namespace; 'int8' has its own.
     num_threads : int or None
         CPU threads of the engine (``None``: all cores).
+    engine_cache : path or None
+        Where converted models are kept between calls (``None``: none kept).
     """
 
     def __init__(self, backbone, max_segments=None, max_duration=None,
                  batch_segments: int | None = None, engine: str = "auto",
-                 precision: str = "auto", num_threads: int | None = None):
+                 precision: str = "auto", num_threads: int | None = None,
+                 engine_cache=None):
         self.engine = (engine or "auto").lower()
         self.precision = (precision or "auto").lower()
         # Fail now, before any decoding, on unknown names and impossible pairs;
@@ -75,6 +78,7 @@ class SampleCNNExtractor:
         self.max_duration = MAX_DURATION if max_duration is None else max_duration
         self.batch_segments = batch_segments
         self.num_threads = num_threads
+        self.engine_cache = engine_cache
         self._engine = None
 
     @property
@@ -124,11 +128,16 @@ class SampleCNNExtractor:
                                    max_segments=self.max_segments,
                                    max_duration=self.max_duration)
 
-    def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
-        """Embeddings of prepared clips: ``(n_clips, dim)``."""
+    def load(self) -> None:
+        """Build the engine now (else the first :meth:`embed` does)."""
         if self._engine is None:
             calibration = partial(calibration_segments, self.backbone.segment_samples,
                                   self.backbone.sample_rate)
             self._engine = make_engine(self.backbone, self.engine, self.precision,
-                                       self.batch_segments, self.num_threads, calibration)
+                                       self.batch_segments, self.num_threads, calibration,
+                                       self.engine_cache)
+
+    def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeddings of prepared clips: ``(n_clips, dim)``."""
+        self.load()
         return embed_clips(self._engine, prepared)
