@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from ._io import atomic_write_text, check_field, read_records
+from ..lists import check_field, read_records, write_labelled, write_paths
 
 __all__ = ["make_folds", "fold_lists", "write_fold_lists", "read_groups"]
 
@@ -246,13 +246,9 @@ def write_fold_lists(
     written = []
     for k, (train, test) in enumerate(lists, start=1):
         test_labels = [l for p, l, f in zip(paths, labels, folds) if f == k - 1]
-        texts = {
-            f"fold{k}_train.txt": "".join(f"{p}\t{l}\n" for p, l in train),
-            f"fold{k}_test.txt": "".join(f"{p}\n" for p in test),
-            f"fold{k}_groundtruth.txt": "".join(f"{p}\t{l}\n" for p, l in zip(test, test_labels)),
-        }
-        for name, text in texts.items():
-            written.append(atomic_write_text(out_dir / name, text))
+        written.append(write_labelled(out_dir / f"fold{k}_train.txt", train))
+        written.append(write_paths(out_dir / f"fold{k}_test.txt", test))
+        written.append(write_labelled(out_dir / f"fold{k}_groundtruth.txt", zip(test, test_labels)))
     return written
 
 
@@ -262,9 +258,9 @@ def read_groups(path: str | os.PathLike) -> dict[str, str]:
     Parameters
     ----------
     path : str or path-like
-        UTF-8 file (optional BOM, CRLF and blank lines accepted), one
-        ``path<TAB>artist`` per line; a line is split on its last tab, or on
-        its last run of whitespace if it has no tab.
+        One ``path<TAB>artist`` per line, read in the tolerant mode of
+        :mod:`mirex.lists` (split on the last tab, or on the last run of
+        whitespace if the line has no tab).
 
     Returns
     -------

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write_bytes, atomic_write_text
+from ..fileio import atomic_write_bytes, atomic_write_text
 from .scoring import MISSING, UNKNOWN, FoldScore, score_folds
 from .significance import describe, friedman_tukey
 

@@ -6,9 +6,9 @@ Train/Test classification tasks.
 Conventions
 -----------
 * **Files.**  A prediction (output) list and a ground-truth list have one line
-  per track, ``path<TAB>label``.  Reading is tolerant (UTF-8 with optional BOM,
-  CRLF, blank lines); a line is split on its last tab, or on its last run of
-  whitespace if it has no tab.
+  per track, ``path<TAB>label``, read in the tolerant mode of
+  :mod:`mirex.lists` (BOM, CRLF, blank lines accepted; a line is split on its
+  last tab, or on its last run of whitespace if it has no tab).
 * **Tracks** are matched by :func:`track_key`: the file name, without the
   directory and the last extension, lower-cased (``/a/b/Song One.WAV`` ->
   ``song one``).  Both ``/`` and ``\\`` count as directory separators.
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._io import read_records
+from ..lists import read_records
 
 __all__ = [
     "MISSING",
@@ -127,7 +127,7 @@ def read_prediction_file(path: str | os.PathLike) -> list[tuple[str, str]]:
     Parameters
     ----------
     path : str or path-like
-        UTF-8 file; BOM, CRLF and blank lines are accepted.
+        UTF-8 file, read in the tolerant mode of :mod:`mirex.lists`.
 
     Returns
     -------
@@ -144,7 +144,7 @@ def read_ground_truth(path: str | os.PathLike) -> dict[str, str]:
     Parameters
     ----------
     path : str or path-like
-        UTF-8 file; BOM, CRLF and blank lines are accepted.
+        UTF-8 file, read in the tolerant mode of :mod:`mirex.lists`.
 
     Returns
     -------
