@@ -122,39 +122,20 @@ def track_key(path: str) -> str:
 
 
 def read_prediction_file(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """Read a ``path<TAB>label`` list (a submission's output, or ground truth).
+    """``(path, raw label)`` of every non-blank line of a submission's output list, in order.
 
-    Parameters
-    ----------
-    path : str or path-like
-        UTF-8 file, read in the tolerant mode of :mod:`mirex.lists`.
-
-    Returns
-    -------
-    records : list of (str, str)
-        ``(path, raw label)`` per non-blank line, in file order.  A line
-        without a label gives an empty label, which :func:`score_fold` reports.
+    Read in the tolerant mode of :mod:`mirex.lists`; a line without a label
+    gives an empty label, which :func:`score_fold` reports.
     """
     return [(left, right) for _, left, right in read_records(path)]
 
 
 def read_ground_truth(path: str | os.PathLike) -> dict[str, str]:
-    """Read a ground-truth ``path<TAB>label`` list into a dict.
+    """Raw label of every path of a ground-truth ``path<TAB>label`` list, in file order.
 
-    Parameters
-    ----------
-    path : str or path-like
-        UTF-8 file, read in the tolerant mode of :mod:`mirex.lists`.
-
-    Returns
-    -------
-    truth : dict of str to str
-        Raw label of every path, in file order.
-
-    Raises
-    ------
-    ValueError
-        If a line has no label or a path is listed twice.
+    Read in the tolerant mode of :mod:`mirex.lists`. Raises ``ValueError``
+    (a :class:`mirex.lists.ListError` if the file cannot be read) when a line
+    has no label or a path is listed twice.
     """
     truth: dict[str, str] = {}
     for number, item, label in read_records(path):
