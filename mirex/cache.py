@@ -30,7 +30,7 @@ import numpy as np
 from .fileio import atomic_save_npy, atomic_write_text, read_manifest
 from .fileio import sha256_file as content_key
 
-__all__ = ["FeatureStore", "StoreError", "content_key", "find_stores", "STORE_DIRNAME"]
+__all__ = ["FeatureStore", "StoreError", "content_key", "find_stores", "given_store", "STORE_DIRNAME"]
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ Strict mode -- MIREX inputs to the harness (:func:`read_paths`, :func:`read_labe
   tab is refused: a path cannot hold a tab, and a labelled list given as a
   path list should fail loudly, not lose its labels.
 - Training lists: split on the *last* tab; the label loses its surrounding
-  whitespace but keeps its inner spaces and case; a line without a tab,
-  without a path or without a label is refused.
+  whitespace but keeps its inner spaces and case; a line without a tab, a
+  path or a label, or with a tab inside its path, is refused.
 - An empty list is refused.  Duplicates are kept: every line gets a prediction.
 
 Tolerant mode -- what the organizers' scorer accepts (:func:`read_records`)
@@ -43,8 +43,9 @@ neither gives an empty right-hand field, which the caller reports.  An empty
 file gives no records.
 
 Writers (:func:`write_labelled`, :func:`write_paths`) are atomic
-(:mod:`mirex.fileio`) and refuse a field that cannot be read back
-(:func:`check_field`).
+(:mod:`mirex.fileio`), encode as the readers decode, and refuse a field that
+would break the format (:func:`check_field`: blank, or holding a tab or a
+line break).
 """
 
 from __future__ import annotations
