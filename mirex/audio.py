@@ -107,39 +107,7 @@ def load(
         sr_in = handle.samplerate
         if sr_in <= 0:
             raise AudioError(path, f"invalid sample rate {sr_in}")
-        stream = None if sr_in == sr else soxr.ResampleStream(sr_in, sr, 1, dtype="float32")
-        blocks, n_out, n_bad, first = [], 0, 0, None
-        block_frames = BLOCK_FRAMES
-        while limit is None or n_out < limit:
-            position = handle.tell()
-            try:
-                block = handle.read(block_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                if block_frames > SALVAGE_FRAMES and handle.seekable():
-                    # Corrupt or truncated data in this block: go back and read
-                    # it in small pieces, to keep everything before the damage.
-                    handle.seek(position)
-                    block_frames = SALVAGE_FRAMES
-                    continue
-                if not blocks:
-                    raise AudioError(path, f"decoding failed ({_reason(exc)})") from None
-                log.warning("%s: decoding stopped early (%s); using the first %.1f s",
-                            path, _reason(exc), n_out / sr)
-                break
-            if len(block) == 0:
-                break
-            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
-            finite = np.isfinite(mono)
-            if not finite.all():
-                n_bad += int((~finite).sum())
-                mono = np.where(finite, mono, np.float32(0.0))
-            if first is None:
-                first = mono
-            out = mono if stream is None else stream.resample_chunk(mono)
-            blocks.append(np.asarray(out, dtype=np.float32))
-            n_out += len(out)
-        if stream is not None:
-            blocks.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+        blocks, n_bad, first = _decode(handle, path, sr, limit)
     if n_bad:
         log.warning("%s: %d non-finite samples (NaN/Inf) replaced by 0", path, n_bad)
     y = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
@@ -155,6 +123,58 @@ def load(
         log.warning("%s: all-silent clip (every sample is 0); its features are those of silence",
                     path)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _decode(handle: sf.SoundFile, path: str, sr: int, limit: int | None):
+    """Stream ``handle`` to mono float32 at ``sr`` Hz until ``limit`` output samples.
+
+    Returns ``(blocks, n_bad, first)``: the output blocks (1-d float32, the
+    resampler flushed), the number of non-finite input samples zeroed, and
+    the first mono input block (or None). A read error in a block is retried
+    in small pieces to keep what precedes the damage; it ends decoding with a
+    warning when something was decoded, else raises :class:`AudioError`.
+    """
+    sr_in = handle.samplerate
+    stream = None if sr_in == sr else soxr.ResampleStream(sr_in, sr, 1, dtype="float32")
+    blocks, n_out, n_bad, first = [], 0, 0, None
+    block_frames = BLOCK_FRAMES
+    while limit is None or n_out < limit:
+        position = handle.tell()
+        try:
+            block = handle.read(block_frames, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            if block_frames > SALVAGE_FRAMES and handle.seekable():
+                # Corrupt or truncated data in this block: go back and read
+                # it in small pieces, to keep everything before the damage.
+                handle.seek(position)
+                block_frames = SALVAGE_FRAMES
+                continue
+            if not blocks:
+                raise AudioError(path, f"decoding failed ({_reason(exc)})") from None
+            log.warning("%s: decoding stopped early (%s); using the first %.1f s",
+                        path, _reason(exc), n_out / sr)
+            break
+        if len(block) == 0:
+            break
+        mono, bad = _finite_mono(block)
+        n_bad += bad
+        if first is None:
+            first = mono
+        out = mono if stream is None else stream.resample_chunk(mono)
+        blocks.append(np.asarray(out, dtype=np.float32))
+        n_out += len(out)
+    if stream is not None:
+        blocks.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    return blocks, n_bad, first
+
+
+def _finite_mono(block: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(frames, channels)`` -> mono ``(frames,)`` with non-finite samples zeroed, and their count."""
+    mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+    finite = np.isfinite(mono)
+    if finite.all():
+        return mono, 0
+    return np.where(finite, mono, np.float32(0.0)), int((~finite).sum())
 
 
 def segment(

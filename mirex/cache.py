@@ -21,19 +21,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_save_npy, atomic_write_text
+from .fileio import atomic_save_npy, atomic_write_text, read_manifest
 from .fileio import sha256_file as content_key
 
-__all__ = ["FeatureStore", "content_key", "find_stores", "STORE_DIRNAME"]
+__all__ = ["FeatureStore", "StoreError", "content_key", "find_stores", "given_store", "STORE_DIRNAME"]
+
+log = logging.getLogger(__name__)
 
 STORE_DIRNAME = "features"
 MARKER = "store.json"
 FORMAT = "mirex-feature-store/1"
+
+
+class StoreError(OSError):
+    """A ``store.json`` that is unreadable or of another format; the message names it.
+
+    An ``OSError``: callers that keep features in memory when a store cannot
+    be written treat such a store the same way.
+    """
 
 
 class FeatureStore:
@@ -48,17 +59,31 @@ class FeatureStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self._keys: dict[str, tuple[tuple[int, int], str]] = {}
+        self._checked = False
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.root)!r})"
 
     def exists(self) -> bool:
+        """Whether ``store.json`` marks the folder as a store (not checked: see :meth:`check`)."""
         return (self.root / MARKER).is_file()
 
+    def check(self) -> "FeatureStore":
+        """This store, once its ``store.json`` is read and of this format; else :class:`StoreError`."""
+        if not self._checked:
+            read_manifest(self.root, MARKER, FORMAT, StoreError,
+                          missing=f"not a feature store (no {MARKER})")
+            self._checked = True
+        return self
+
     def _ensure(self) -> None:
+        """Mark the folder as a store on first write; never write into another format's store."""
+        if self._checked:
+            return
         if not self.exists():
             self.root.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.root / MARKER, json.dumps({"format": FORMAT}) + "\n")
+        self.check()
 
     # -- path -> content key -------------------------------------------------
 
@@ -151,13 +176,37 @@ def find_stores(scratch: str | os.PathLike, extra=()) -> list[FeatureStore]:
 
     ``SCRATCH/features`` first (where new entries are written), then any
     ``features`` store in a parent folder of ``scratch`` (so that folds run
-    in sub-folders of the extraction scratch find its cache), then ``extra``.
+    in sub-folders of the extraction scratch find its cache), then ``extra``:
+    folders given by the user, each a store or a scratch folder holding one
+    (see :func:`given_store`). Stores other than the first are skipped, with
+    a warning, when their ``store.json`` is of another format.
     """
     scratch = Path(scratch).resolve()
     stores = [FeatureStore(scratch / STORE_DIRNAME)]
     for parent in scratch.parents:
         store = FeatureStore(parent / STORE_DIRNAME)
-        if store.exists():
+        if store.exists() and _usable(store):
             stores.append(store)
-    stores.extend(FeatureStore(p) for p in extra)
+    stores.extend(store for store in map(given_store, extra) if store is not None)
     return stores
+
+
+def given_store(path: str | os.PathLike) -> FeatureStore | None:
+    """The store a user means by ``path``: the folder itself if it is a store,
+    else its ``features/`` store if it is a scratch folder; else a warning and None."""
+    for root in (Path(path), Path(path) / STORE_DIRNAME):
+        store = FeatureStore(root)
+        if store.exists():
+            return store if _usable(store) else None
+    log.warning("%s: not a feature store or a scratch folder (no %s in it or in its %s/); ignored",
+                path, MARKER, STORE_DIRNAME)
+    return None
+
+
+def _usable(store: FeatureStore) -> bool:
+    try:
+        store.check()
+    except StoreError as exc:
+        log.warning("%s; store ignored", exc)
+        return False
+    return True

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import atomic_write_bytes, atomic_write_text, checked_bytes, read_manifest
 
 __all__ = ["Classifier", "KernelSVM", "fit_classifier", "save_classifier", "load_classifier",
            "ClassifierError", "C_GRID", "GAMMA_FACTORS", "sq_distances"]
@@ -258,26 +258,11 @@ def save_classifier(clf: Classifier, folder: str | os.PathLike, info: dict | Non
 
 
 def load_classifier(folder: str | os.PathLike) -> Classifier:
-    """Load a classifier saved by :func:`save_classifier`, verifying its checksum."""
+    """Load a classifier saved by :func:`save_classifier`; the pickle is unpickled
+    only when its bytes match the manifest's sha256 (else :class:`ClassifierError`)."""
     folder = Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ClassifierError(f"{folder}: no trained model here (run Train first)") from None
-    except (OSError, ValueError) as exc:
-        raise ClassifierError(f"{folder / MANIFEST_NAME}: unreadable ({exc})") from None
-    if manifest.get("format") != FORMAT:
-        raise ClassifierError(f"{folder / MANIFEST_NAME}: not a classifier manifest")
-    name = str(manifest.get("pickle", {}).get("file", ""))
-    if not name or os.path.basename(name) != name:
-        raise ClassifierError(f"{folder / MANIFEST_NAME}: bad model file name {name!r}")
-    try:
-        data = (folder / name).read_bytes()
-    except OSError as exc:
-        raise ClassifierError(f"{folder}: model file unreadable ({exc})") from None
-    if hashlib.sha256(data).hexdigest() != manifest["pickle"]["sha256"]:
-        raise ClassifierError(f"{folder / manifest['pickle']['file']}: checksum differs from the manifest; "
-                              "refusing to unpickle it")
-    pipeline = pickle.loads(data)
+    manifest = read_manifest(folder, MANIFEST_NAME, FORMAT, ClassifierError,
+                             missing="no trained model here (run Train first)")
+    pipeline = pickle.loads(checked_bytes(folder, manifest.get("pickle"), ClassifierError, what="pickle"))
     return Classifier(pipeline, list(manifest["labels"]), manifest["prior"],
                       list(manifest["extractors"]), dict(manifest.get("search", {})))

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_npy",
-           "atomic_save_weights", "sha256_file", "read_manifest", "checked_file"]
+           "atomic_save_weights", "sha256_file", "read_manifest", "checked_file", "checked_bytes"]
 
 
 def _umask() -> int:
@@ -127,3 +127,21 @@ def checked_file(folder: str | os.PathLike, entry, error=ValueError, verify: boo
     if verify and sha256_file(path) != entry["sha256"]:
         raise error(f"{path}: sha256 differs from the manifest (corrupt or replaced)")
     return path
+
+
+def checked_bytes(folder: str | os.PathLike, entry, error=ValueError, what: str = "file") -> bytes:
+    """The bytes of the file a manifest entry names, read once and checked against its sha256.
+
+    For files that must not be used unverified (a pickle): the bytes hashed
+    are the bytes returned, so the file cannot change in between. Raises
+    ``error`` (one line naming the file and the reason) otherwise.
+    """
+    path = checked_file(folder, entry, error, verify=False, what=what)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: {what} unreadable ({exc.strerror or exc})") from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise error(f"{path}: sha256 differs from the manifest (corrupt or replaced); "
+                    f"refusing to load the {what}")
+    return data

@@ -87,6 +87,13 @@ def test_malformed_manifests_are_refused(tmp_path, edit, message):
         load_backbone(tmp_path / "b")
 
 
+def test_missing_weights_are_refused_naming_the_file(tmp_path):
+    create_random_backbone(tmp_path / "b", config=TINY_CONFIG)
+    (tmp_path / "b" / "model.weights.h5").unlink()
+    with pytest.raises(BackboneError, match=r"model\.weights\.h5: weights file missing"):
+        load_backbone(tmp_path / "b", verify=False)
+
+
 def test_missing_folder_is_a_backbone_error(tmp_path):
     with pytest.raises(BackboneError, match="not a backbone folder"):
         load_backbone(tmp_path / "nothing")

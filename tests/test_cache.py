@@ -1,8 +1,10 @@
+import logging
 import os
 
 import numpy as np
+import pytest
 
-from mirex.cache import FeatureStore, content_key, find_stores
+from mirex.cache import FeatureStore, StoreError, content_key, find_stores
 
 
 def test_put_get_round_trip_and_no_temp_files(tmp_path):
@@ -59,6 +61,61 @@ def test_find_stores_sees_marked_stores_in_parent_folders(tmp_path):
     FeatureStore(tmp_path / "features").put("ex", "00" * 32, np.zeros(2, np.float32))
     fold = tmp_path / "fold 1"
     fold.mkdir()
-    stores = find_stores(fold, extra=[tmp_path / "elsewhere"])
-    assert [s.root for s in stores] == [fold.resolve() / "features", tmp_path.resolve() / "features",
-                                        tmp_path / "elsewhere"]
+    stores = find_stores(fold)
+    assert [s.root for s in stores] == [fold.resolve() / "features", tmp_path.resolve() / "features"]
+
+
+@pytest.fixture
+def cache_log(caplog, monkeypatch):
+    """Warnings of ``mirex.cache``, whether or not the CLI turned propagation off."""
+    logger = logging.getLogger("mirex.cache")
+    monkeypatch.setattr(logger, "propagate", False)
+    monkeypatch.setattr(logger, "level", logging.WARNING)
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def _store_with_entry(root):
+    FeatureStore(root).put("ex", "00" * 32, np.ones(2, np.float32))
+    return root
+
+
+def test_find_stores_takes_a_given_store_folder_as_it_is(tmp_path, cache_log):
+    given = _store_with_entry(tmp_path / "other" / "features")
+    stores = find_stores(tmp_path / "scratch", extra=[given])
+    assert [s.root for s in stores[1:]] == [given]
+    assert stores[1].get("ex", "00" * 32) is not None
+    assert not cache_log.records
+
+
+def test_find_stores_takes_a_given_scratch_folder_as_its_features_store(tmp_path, cache_log):
+    # As a new user would: MIREX_FEATURE_STORES=/path/to/the/other/scratch
+    _store_with_entry(tmp_path / "other" / "features")
+    stores = find_stores(tmp_path / "scratch", extra=[tmp_path / "other"])
+    assert [s.root for s in stores[1:]] == [tmp_path / "other" / "features"]
+    assert stores[1].get("ex", "00" * 32) is not None
+    assert not cache_log.records
+
+
+def test_find_stores_warns_once_about_a_path_that_is_neither_and_skips_it(tmp_path, cache_log):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "features").mkdir()  # a folder named features is not a store
+    stores = find_stores(tmp_path / "scratch", extra=[tmp_path / "empty", tmp_path / "missing"])
+    assert len(stores) == 1
+    messages = [r.getMessage() for r in cache_log.records]
+    assert len(messages) == 2
+    for path, message in zip(("empty", "missing"), messages):
+        assert message.startswith(str(tmp_path / path) + ":")
+        assert "not a feature store or a scratch folder" in message and "\n" not in message
+
+
+def test_a_store_of_another_format_is_skipped_for_reading_and_never_written(tmp_path, cache_log):
+    other = tmp_path / "v2" / "features"
+    other.mkdir(parents=True)
+    (other / "store.json").write_text('{"format": "mirex-feature-store/2"}')
+    assert len(find_stores(tmp_path / "scratch", extra=[tmp_path / "v2"])) == 1
+    assert "store.json: format is 'mirex-feature-store/2'" in cache_log.records[0].getMessage()
+    with pytest.raises(StoreError, match="store.json: format"):
+        FeatureStore(other).put("ex", "00" * 32, np.ones(2, np.float32))
+    assert not (other / "ex").exists()

@@ -86,3 +86,23 @@ def test_kernel_svm_agrees_with_scikit_learn_rbf_svc():
     theirs = make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma=0.05)).fit(X, y)
     assert list(ours.predict(Xt)) == list(theirs.predict(Xt))
     assert len(ours.support_vectors_) == len(theirs[-1].support_)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m, d: m.update(format="other"), r"classifier\.json: format is 'other'"),
+    (lambda m, d: m["pickle"].update(file="../x.pkl"), "bad pickle name"),
+    (lambda m, d: m.pop("pickle"), "must give 'file' and 'sha256'"),
+    (lambda m, d: next(d.glob("*.pkl")).unlink(), r"\.pkl: pickle missing"),
+])
+def test_broken_model_folders_are_one_line_errors_naming_the_file(tmp_path, edit, message):
+    import json
+
+    X, y = blobs()
+    folder = tmp_path / "m"
+    save_classifier(fit_classifier(X, y, ["ex1"]), folder)
+    manifest = json.loads((folder / "classifier.json").read_text())
+    edit(manifest, folder)
+    (folder / "classifier.json").write_text(json.dumps(manifest))
+    with pytest.raises(ClassifierError, match=message) as err:
+        load_classifier(folder)
+    assert str(folder) in str(err.value) and "\n" not in str(err.value)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES
-from ..fileio import atomic_save_weights, atomic_write_text, sha256_file
+from ..fileio import atomic_save_weights, atomic_write_text, checked_file, read_manifest, sha256_file
 from .samplecnn import block_index, block_output_name, build_samplecnn, validate_config
 
 __all__ = [
@@ -115,8 +115,6 @@ def _validate_manifest(folder: Path, manifest: dict) -> dict:
     def fail(reason):
         raise BackboneError(f"{folder / MANIFEST_NAME}: {reason}")
 
-    if manifest.get("format") != FORMAT:
-        fail(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
     for key in ("name", "architecture", "config", "sample_rate", "segment_samples",
                 "labels", "feature_layers", "weights", "provenance"):
         if key not in manifest:
@@ -135,10 +133,9 @@ def _validate_manifest(folder: Path, manifest: dict) -> dict:
     if bad or not manifest["feature_layers"]:
         fail(f"feature_layers must name block outputs ({sorted(known)}), got {bad}")
     weights = manifest["weights"]
-    if not isinstance(weights, dict) or not {"file", "sha256"} <= set(weights):
-        fail("'weights' must give 'file' and 'sha256'")
-    if os.path.basename(weights["file"]) != weights["file"] or not weights["file"].endswith(".weights.h5"):
-        fail(f"weights file {weights['file']!r} must be a '.weights.h5' file in the folder")
+    name = weights.get("file") if isinstance(weights, dict) else None
+    if not str(name).endswith(".weights.h5"):
+        fail(f"weights file {name!r} must be a '.weights.h5' file in the folder")
     return manifest
 
 
@@ -159,19 +156,10 @@ def load_backbone(path: str | os.PathLike, verify: bool = True) -> Backbone:
         or differ from the checksum.
     """
     folder = Path(path)
-    manifest_path = folder / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BackboneError(f"{folder}: not a backbone folder (no {MANIFEST_NAME})") from None
-    except (OSError, ValueError) as exc:
-        raise BackboneError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    manifest = read_manifest(folder, MANIFEST_NAME, FORMAT, BackboneError,
+                             missing=f"not a backbone folder (no {MANIFEST_NAME})")
     manifest = _validate_manifest(folder, manifest)
-    weights = folder / manifest["weights"]["file"]
-    if not weights.is_file():
-        raise BackboneError(f"{weights}: weights file missing")
-    if verify and sha256_file(weights) != manifest["weights"]["sha256"]:
-        raise BackboneError(f"{weights}: sha256 differs from the manifest (corrupt or replaced)")
+    checked_file(folder, manifest["weights"], BackboneError, verify, what="weights file")
     return Backbone(folder.resolve(), manifest)
 
 

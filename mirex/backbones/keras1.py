@@ -383,7 +383,17 @@ def import_keras1_weights(
     if (out_dir / MANIFEST_NAME).exists() and not overwrite:
         raise Keras1WeightsError(f"{out_dir}: already holds a backbone (pass overwrite=True "
                                  "to replace it)")
+    attrs = _checked_source(hdf5_path, flip_kernels)
+    converted = convert_keras1_weights(hdf5_path, config, flip_kernels=flip_kernels)
+    model = build_samplecnn(config)
+    for layer_name, arrays in converted.items():
+        model.get_layer(layer_name).set_weights(arrays)
+    provenance = _provenance(hdf5_path, attrs, config, flip_kernels)
+    return save_backbone(out_dir, model, name, config, labels, provenance, trained=True)
 
+
+def _checked_source(hdf5_path: Path, flip_kernels: bool) -> dict:
+    """The file's Keras attributes, once they say Keras 1 and a backend that fits ``flip_kernels``."""
     with _open_hdf5(hdf5_path) as handle:
         attrs = _file_attrs(_weights_root(hdf5_path, handle))
     version = attrs.get("keras_version")
@@ -393,14 +403,12 @@ def import_keras1_weights(
     if backend is not None and backend != "theano" and flip_kernels:
         raise Keras1WeightsError(f"{hdf5_path}: written with the {backend} backend, whose kernels "
                                  "need no flip; convert with flip_kernels=False")
+    return attrs
 
-    converted = convert_keras1_weights(hdf5_path, config, flip_kernels=flip_kernels)
-    model = build_samplecnn(config)
-    for layer_name, arrays in converted.items():
-        model.get_layer(layer_name).set_weights(arrays)
 
-    keras1_names = keras1_layer_names(len(config["widths"]))
-    provenance = {
+def _provenance(hdf5_path: Path, attrs: dict, config: dict, flip_kernels: bool) -> dict:
+    """The manifest's provenance of an imported backbone: source, checksum, conversion rules."""
+    return {
         "description": (
             "SampleCNN trained on the Million Song Dataset top-50 tags by the SampleCNN "
             "authors, converted from Keras 1.1 / Theano HDF5 by mirex import-weights"
@@ -411,7 +419,7 @@ def import_keras1_weights(
         "expected_source": ("weight_msdTag.hdf5 of jongpillee/musicTagging_MSD (MIT licence); "
                             "the file's identity is its sha256 above"),
         "converter": "mirex.backbones.keras1.import_keras1_weights",
-        "layer_map": keras1_names,
+        "layer_map": keras1_layer_names(len(config["widths"])),
         "kernel_flip": (
             "convolution kernels reversed along filter_length: Theano's conv2d convolves "
             "(filter_flip=True), Keras 3 cross-correlates"
@@ -428,4 +436,3 @@ def import_keras1_weights(
                       f"epsilon {config['bn_epsilon']}"),
         "flip_kernels": bool(flip_kernels),
     }
-    return save_backbone(out_dir, model, name, config, labels, provenance, trained=True)

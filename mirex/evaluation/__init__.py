@@ -7,6 +7,7 @@
   detection of invalid submissions;
 * :mod:`~mirex.evaluation.significance` -- Friedman's test with Tukey-Kramer
   comparisons of mean ranks;
+* :mod:`~mirex.evaluation.figures` -- confusion-matrix images (PNG);
 * :mod:`~mirex.evaluation.report` -- the organizers' CSV files, confusion
   matrix images, per-submission reports and one self-contained HTML page.
 
@@ -33,7 +34,8 @@ from .scoring import (
     score_folds,
     track_key,
 )
-from .report import format_summary, plot_confusion, write_report
+from .figures import plot_confusion
+from .report import format_summary, write_report
 from .significance import describe, friedman_tukey
 
 __all__ = [

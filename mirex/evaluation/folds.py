@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from ._io import atomic_write_text, check_field, read_records
+from ..lists import check_field, read_records, write_labelled, write_paths
 
 __all__ = ["make_folds", "fold_lists", "write_fold_lists", "read_groups"]
 
@@ -84,6 +84,24 @@ def make_folds(
         folds cannot hold it.
     """
     labels = _as_list(labels, "labels")
+    _check_fold_arguments(labels, n_folds, seed)
+    n = len(labels)
+    codes: dict = {}
+    y = np.array([codes.setdefault(label, len(codes)) for label in labels], dtype=np.int64)
+    if groups is None:
+        group_ids, unit, member_count = None, "items", Counter(labels)
+    else:
+        group_ids = _group_ids(groups, n, n_folds)
+        unit, member_count = "groups", _groups_per_class(labels, group_ids)
+    rare = _warn_rare_classes(member_count, n_folds, unit)
+    if len(rare) == len(member_count):
+        # No class can be spread over all folds: stratifying is meaningless, and
+        # scikit-learn refuses; fall back to a plain shuffled (group) split.
+        y = np.zeros(n, dtype=np.int64)
+    return _split(y, group_ids, n_folds, seed)
+
+
+def _check_fold_arguments(labels: list, n_folds, seed) -> None:
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)):
         raise TypeError(f"n_folds must be an int, got {n_folds!r}")
     if n_folds < 2:
@@ -92,34 +110,37 @@ def make_folds(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if not labels:
         raise ValueError("labels is empty: there is nothing to split into folds")
-    n = len(labels)
-    if n < n_folds:
-        raise ValueError(f"cannot make {n_folds} folds from {n} items: need at least one item per fold")
-    codes: dict = {}
-    y = np.array([codes.setdefault(label, len(codes)) for label in labels], dtype=np.int64)
+    if len(labels) < n_folds:
+        raise ValueError(f"cannot make {n_folds} folds from {len(labels)} items: need at least one item per fold")
 
-    group_ids = None
-    if groups is None:
-        unit, member_count = "items", Counter(labels)
-    else:
-        groups = _as_list(groups, "groups")
-        if len(groups) != n:
-            raise ValueError(f"groups has {len(groups)} entries but labels has {n}")
-        ids: dict = {}
-        group_ids = np.empty(n, dtype=np.int64)
-        for i, g in enumerate(groups):
-            key = ("item", i) if g is None else ("group", g)
-            group_ids[i] = ids.setdefault(key, len(ids))
-        if len(ids) < n_folds:
-            raise ValueError(
-                f"cannot make {n_folds} folds from {len(ids)} group(s) without splitting a group: "
-                "need at least one group per fold"
-            )
-        per_class: dict = {}
-        for label, gid in zip(labels, group_ids):
-            per_class.setdefault(label, set()).add(int(gid))
-        unit, member_count = "groups", {k: len(v) for k, v in per_class.items()}
 
+def _group_ids(groups, n: int, n_folds: int) -> np.ndarray:
+    """Group index of every item, shape ``(n,)``; a ``None`` group is the item's own."""
+    groups = _as_list(groups, "groups")
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries but labels has {n}")
+    ids: dict = {}
+    group_ids = np.empty(n, dtype=np.int64)
+    for i, g in enumerate(groups):
+        key = ("item", i) if g is None else ("group", g)
+        group_ids[i] = ids.setdefault(key, len(ids))
+    if len(ids) < n_folds:
+        raise ValueError(
+            f"cannot make {n_folds} folds from {len(ids)} group(s) without splitting a group: "
+            "need at least one group per fold"
+        )
+    return group_ids
+
+
+def _groups_per_class(labels: list, group_ids: np.ndarray) -> dict:
+    per_class: dict = {}
+    for label, gid in zip(labels, group_ids):
+        per_class.setdefault(label, set()).add(int(gid))
+    return {k: len(v) for k, v in per_class.items()}
+
+
+def _warn_rare_classes(member_count: dict, n_folds: int, unit: str) -> list[str]:
+    """Classes with fewer members (items or groups) than folds; warns (at make_folds' caller)."""
     rare = sorted(str(k) for k, c in member_count.items() if c < n_folds)
     if rare:
         warnings.warn(
@@ -127,15 +148,18 @@ def make_folds(
             + ", ".join(rare[:5])
             + (" ..." if len(rare) > 5 else ""),
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    if len(rare) == len(member_count):
-        # No class can be spread over all folds: stratifying is meaningless, and
-        # scikit-learn refuses; fall back to a plain shuffled (group) split.
-        y = np.zeros(n, dtype=np.int64)
+    return rare
 
-    # StratifiedGroupKFold assigns groups greedily and can, rarely, leave a fold
-    # empty; then retry with seeds derived deterministically from ``seed``.
+
+def _split(y: np.ndarray, group_ids: np.ndarray | None, n_folds: int, seed: int) -> np.ndarray:
+    """Fold of every item, shape ``(n,)``, every fold non-empty.
+
+    StratifiedGroupKFold assigns groups greedily and can, rarely, leave a fold
+    empty; then retry with seeds derived deterministically from ``seed``.
+    """
+    n = len(y)
     x = np.zeros((n, 1))
     states = np.random.SeedSequence(seed).generate_state(_RETRIES) if group_ids is not None else []
     for state in [seed, *(int(s) for s in states)]:
@@ -145,7 +169,7 @@ def make_folds(
             splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=state)
         folds = np.full(n, -1, dtype=np.int64)
         with warnings.catch_warnings():
-            # Our own warning above says the same thing in the caller's terms.
+            # Our own warning says the same thing in the caller's terms.
             warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
             for k, (_, test) in enumerate(splitter.split(x, y, group_ids)):
                 folds[test] = k
@@ -246,13 +270,9 @@ def write_fold_lists(
     written = []
     for k, (train, test) in enumerate(lists, start=1):
         test_labels = [l for p, l, f in zip(paths, labels, folds) if f == k - 1]
-        texts = {
-            f"fold{k}_train.txt": "".join(f"{p}\t{l}\n" for p, l in train),
-            f"fold{k}_test.txt": "".join(f"{p}\n" for p in test),
-            f"fold{k}_groundtruth.txt": "".join(f"{p}\t{l}\n" for p, l in zip(test, test_labels)),
-        }
-        for name, text in texts.items():
-            written.append(atomic_write_text(out_dir / name, text))
+        written.append(write_labelled(out_dir / f"fold{k}_train.txt", train))
+        written.append(write_paths(out_dir / f"fold{k}_test.txt", test))
+        written.append(write_labelled(out_dir / f"fold{k}_groundtruth.txt", zip(test, test_labels)))
     return written
 
 
@@ -262,9 +282,9 @@ def read_groups(path: str | os.PathLike) -> dict[str, str]:
     Parameters
     ----------
     path : str or path-like
-        UTF-8 file (optional BOM, CRLF and blank lines accepted), one
-        ``path<TAB>artist`` per line; a line is split on its last tab, or on
-        its last run of whitespace if it has no tab.
+        One ``path<TAB>artist`` per line, read in the tolerant mode of
+        :mod:`mirex.lists` (split on the last tab, or on the last run of
+        whitespace if the line has no tab).
 
     Returns
     -------

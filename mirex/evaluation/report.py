@@ -15,10 +15,7 @@ Conventions
 * Significance (see :mod:`~mirex.evaluation.significance`) is tested on the
   per-fold accuracy table (rows = folds) and the per-class accuracy table of
   the pooled folds (rows = classes).
-* Confusion matrices are drawn with matplotlib's Agg renderer, without pyplot,
-  so that writing a report never touches the global backend.  Rows are true
-  classes, columns predicted ones; cells show counts, shaded by the fraction
-  of the true class.
+* Confusion matrices are drawn by :mod:`~mirex.evaluation.figures`.
 * Every file is written atomically; ``index.html`` is self-contained (inline
   CSS, images as ``data:image/png;base64`` URIs, no external resource).
 """
@@ -37,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write_bytes, atomic_write_text
-from .scoring import MISSING, UNKNOWN, FoldScore, score_folds
+from ..fileio import atomic_write_bytes, atomic_write_text
+from .figures import plot_confusion
+from .scoring import FoldScore, score_folds
 from .significance import describe, friedman_tukey
 
 __all__ = ["write_report", "format_summary", "plot_confusion"]
 
-_EXTRAS = (UNKNOWN, MISSING)
 _PROBLEMS_SHOWN = 50
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
@@ -194,90 +191,6 @@ def format_summary(results: Mapping[str, Sequence[FoldScore]]) -> str:
     return "\n".join(out) + "\n"
 
 
-# --------------------------------------------------------------------------- images
-
-
-def plot_confusion(
-    confusion: np.ndarray,
-    labels: Sequence[str],
-    display: Mapping[str, str] | None = None,
-    title: str = "",
-) -> bytes:
-    """Draw a confusion matrix as a PNG image.
-
-    Parameters
-    ----------
-    confusion : np.ndarray, shape (n_labels, n_labels)
-        Counts, rows true, columns predicted.
-    labels : sequence of str
-        Label of every row/column.  The rows of the pseudo-labels
-        :data:`~mirex.evaluation.scoring.UNKNOWN` and
-        :data:`~mirex.evaluation.scoring.MISSING` are left out (they are
-        always empty); their columns are kept when they hold any count.
-    display : mapping of str to str, optional
-        Axis text of every label; defaults to the label.
-    title : str, optional
-        Figure title.
-
-    Returns
-    -------
-    png : bytes
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    confusion = np.asarray(confusion)
-    labels = list(labels)
-    if confusion.shape != (len(labels), len(labels)):
-        raise ValueError(f"confusion has shape {confusion.shape} but there are {len(labels)} labels")
-    display = dict(display or {})
-    rows = [i for i, l in enumerate(labels) if l not in _EXTRAS]
-    cols = [i for i, l in enumerate(labels) if l not in _EXTRAS or confusion[:, i].sum() > 0]
-    counts = confusion[np.ix_(rows, cols)]
-    totals = counts.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(totals > 0, counts / np.maximum(totals, 1), np.nan)
-
-    n_rows, n_cols = counts.shape
-    font = 9 if max(n_rows, n_cols) <= 12 else 7 if max(n_rows, n_cols) <= 25 else 5
-    size = (max(4.5, 0.45 * n_cols + 2.8), max(3.8, 0.4 * n_rows + 2.2))
-    fig = Figure(figsize=size, dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    cmap = _colormap()
-    image = ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
-    cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    cbar.set_label("fraction of the true class", fontsize=font)
-    cbar.ax.tick_params(labelsize=font)
-    for r in range(n_rows):
-        for c in range(n_cols):
-            value = counts[r, c]
-            if value == 0 and c != r:
-                continue
-            dark = not np.isnan(share[r, c]) and share[r, c] > 0.55
-            ax.text(c, r, str(int(value)), ha="center", va="center", fontsize=font,
-                    color="white" if dark else "black", fontweight="bold" if c == r else "normal")
-    ax.set_xticks(range(n_cols))
-    ax.set_yticks(range(n_rows))
-    ax.set_xticklabels([display.get(labels[i], labels[i]) for i in cols], rotation=45, ha="right",
-                       fontsize=font)
-    ax.set_yticklabels([display.get(labels[i], labels[i]) for i in rows], fontsize=font)
-    ax.set_xlabel("Predicted", fontsize=font + 1)
-    ax.set_ylabel("True", fontsize=font + 1)
-    if title:
-        ax.set_title(title, fontsize=font + 2)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def _colormap():
-    from matplotlib import colormaps
-
-    return colormaps["Blues"].with_extremes(bad="#eeeeee")
-
-
 # --------------------------------------------------------------------------- text report
 
 
@@ -369,22 +282,37 @@ def _sig_html(result: dict, measure: str) -> str:
 
 
 def _html(t: dict, images: dict, title: str, alpha: float) -> str:
-    names, overall, n_folds = t["names"], t["overall"], t["n_folds"]
+    """The self-contained HTML report; ``images[system][key]`` are PNG bytes."""
+    sections = [_html_head(t, title), _summary_html(t), _significance_html(t, alpha),
+                _per_fold_html(t), _per_class_html(t), _problems_html(t), _confusion_html(t, images)]
+    return "\n".join([*sections, "</body></html>"]) + "\n"
+
+
+def _html_head(t: dict, title: str) -> str:
+    names, overall = t["names"], t["overall"]
     n_tracks = overall[names[0]]["n_tracks"]
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    parts = [
+    return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{len(names)} system(s), {n_folds} fold(s), {n_tracks} test tracks, '
+        f'<p class="meta">{len(names)} system(s), {t["n_folds"]} fold(s), {n_tracks} test tracks, '
         f"{len(t['classes'])} classes. Generated {_e(stamp)}.</p>",
-    ]
+    ])
 
-    # Summary.
-    acc = [overall[n]["accuracy"] for n in names]
-    norm = [overall[n]["normalised_accuracy"] for n in names]
+
+def _overall_columns(t: dict) -> tuple[list[float], list[float]]:
+    """Overall accuracy and normalised accuracy of every system, in system order."""
+    overall = t["overall"]
+    return ([overall[n]["accuracy"] for n in t["names"]],
+            [overall[n]["normalised_accuracy"] for n in t["names"]])
+
+
+def _summary_html(t: dict) -> str:
+    names, overall = t["names"], t["overall"]
+    acc, norm = _overall_columns(t)
     best = _best(acc)
     best_norm = _best(norm)
     rows, row_classes, cells = [], [], {}
@@ -394,71 +322,85 @@ def _html(t: dict, images: dict, title: str, alpha: float) -> str:
         if i in best_norm:
             cells[(i, 2)] = "top"
     winners = ", ".join(names[i] for i in sorted(best))
-    parts += [
+    return "\n".join([
         "<h2>Summary</h2>",
         f"<p>Best overall accuracy: <strong>{_e(winners)}</strong> (highlighted). "
         "Normalised accuracy is the mean of the per-class accuracies.</p>",
         _table(["Job", "Overall Accuracy", "Normalised Overall Accuracy", "Problems"], rows, row_classes, cells),
-    ]
+    ])
 
-    # Significance.
-    parts += [
+
+def _significance_html(t: dict, alpha: float) -> str:
+    return "\n".join([
         "<h2>Significance</h2>",
         f"<p>Friedman's test, then Tukey-Kramer comparison of mean ranks (alpha = {alpha:g}).</p>",
         "<h3>Per-fold accuracy</h3>", _sig_html(t["sig_fold"], "per-fold accuracy"),
         "<h3>Per-class accuracy</h3>", _sig_html(t["sig_class"], "per-class accuracy"),
-    ]
+    ])
 
-    # Per fold.
+
+def _per_fold_html(t: dict) -> str:
+    names = t["names"]
     header = ["Fold"] + [f"{n} accuracy" for n in names] + [f"{n} normalised" for n in names]
     rows, cells = [], {}
-    for k in range(n_folds):
+    for k in range(t["n_folds"]):
         rows.append([str(k + 1)] + [_f(v) for v in t["fold_acc"][k]] + [_f(v) for v in t["fold_norm"][k]])
         for j in _best(t["fold_acc"][k]):
             cells[(k, 1 + j)] = "top"
         for j in _best(t["fold_norm"][k]):
             cells[(k, 1 + len(names) + j)] = "top"
+    acc, norm = _overall_columns(t)
     rows.append(["Overall"] + [_f(v) for v in acc] + [_f(v) for v in norm])
-    parts += ["<h2>Per-fold results</h2>", _table(header, rows, None, cells)]
+    return "\n".join(["<h2>Per-fold results</h2>", _table(header, rows, None, cells)])
 
-    # Per class.
+
+def _per_class_html(t: dict) -> str:
     rows, cells = [], {}
     for i, c in enumerate(t["classes"]):
         rows.append([t["display"][c], str(t["support"].get(c, ""))] + [_f(v) for v in t["class_acc"][i]])
         for j in _best(t["class_acc"][i]):
             cells[(i, 2 + j)] = "top"
-    parts += ["<h2>Per-class results (pooled folds)</h2>", _table(["Class", "Tracks"] + names, rows, None, cells)]
+    return "\n".join(["<h2>Per-class results (pooled folds)</h2>",
+                      _table(["Class", "Tracks"] + t["names"], rows, None, cells)])
 
-    # Problems.
-    parts.append("<h2>Submission problems</h2>")
+
+def _problems_html(t: dict) -> str:
+    names, overall = t["names"], t["overall"]
+    parts = ["<h2>Submission problems</h2>"]
     total = sum(len(overall[n]["problems"]) for n in names)
     if not total:
         parts.append('<p class="ok">None: every system returned one valid prediction for every test track.</p>')
-    else:
-        parts.append(f'<p class="bad">{total} problem(s). Test tracks without a usable prediction are '
-                     "counted as wrong; predictions for unknown tracks and repeated predictions are ignored. "
-                     "Full list in Problems.csv.</p>")
-        for n in names:
-            problems = overall[n]["problems"]
-            if not problems:
-                continue
-            items = "".join(f"<li>{_e(p)}</li>" for p in problems[:_PROBLEMS_SHOWN])
-            more = (f"<li>... and {len(problems) - _PROBLEMS_SHOWN} more</li>"
-                    if len(problems) > _PROBLEMS_SHOWN else "")
-            parts.append(f"<h3>{_e(n)}: {len(problems)} problem(s)</h3><ul>{items}{more}</ul>")
-
-    # Confusion matrices.
-    parts.append("<h2>Confusion matrices</h2>")
+        return "\n".join(parts)
+    parts.append(f'<p class="bad">{total} problem(s). Test tracks without a usable prediction are '
+                 "counted as wrong; predictions for unknown tracks and repeated predictions are ignored. "
+                 "Full list in Problems.csv.</p>")
     for n in names:
+        problems = overall[n]["problems"]
+        if not problems:
+            continue
+        items = "".join(f"<li>{_e(p)}</li>" for p in problems[:_PROBLEMS_SHOWN])
+        more = (f"<li>... and {len(problems) - _PROBLEMS_SHOWN} more</li>"
+                if len(problems) > _PROBLEMS_SHOWN else "")
+        parts.append(f"<h3>{_e(n)}: {len(problems)} problem(s)</h3><ul>{items}{more}</ul>")
+    return "\n".join(parts)
+
+
+def _confusion_html(t: dict, images: dict) -> str:
+    parts = ["<h2>Confusion matrices</h2>"]
+    for n in t["names"]:
         parts.append(f"<h3>{_e(n)}</h3>")
-        for key, caption in [("overall", "All folds")] + [(f"fold{k}", f"Fold {k}") for k in range(1, n_folds + 1)]:
+        for key, caption in _figure_keys(t["n_folds"]):
             data = base64.b64encode(images[n][key]).decode("ascii")
             parts.append(
                 f'<figure><img alt="{_e(n)} confusion matrix, {_e(caption)}" '
                 f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption></figure>'
             )
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
+
+
+def _figure_keys(n_folds: int) -> list[tuple[str, str]]:
+    """``(key, caption)`` of every confusion figure of a system: overall, then each fold."""
+    return [("overall", "All folds")] + [(f"fold{k}", f"Fold {k}") for k in range(1, n_folds + 1)]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -501,31 +443,52 @@ def write_report(
     """
     checked = _check_results(results)
     t = _tables(checked, alpha)
-    names = t["names"]
     out = Path(out_dir)
     (out / "confusion").mkdir(parents=True, exist_ok=True)
     (out / "reports").mkdir(parents=True, exist_ok=True)
-    paths: dict = {}
+    paths: dict = {key: atomic_write_text(out / name, text) for key, (name, text) in _csv_files(t).items()}
+    stems = _safe_names(t["names"])
+    images: dict = {}
+    paths["confusion"] = {}
+    paths["reports"] = {}
+    for n in t["names"]:
+        images[n] = _confusion_images(n, checked[n], t["overall"][n])
+        paths["confusion"][n] = {key: atomic_write_bytes(out / "confusion" / f"{stems[n]}_{key}.png", png)
+                                 for key, png in images[n].items()}
+        paths["reports"][n] = atomic_write_text(
+            out / "reports" / f"{stems[n]}.txt", _system_report(n, checked[n], t["overall"][n]))
+    paths["html"] = atomic_write_text(out / "index.html", _html(t, images, title, alpha))
+    return paths
 
-    def write(key: str, name: str, text: str):
-        paths[key] = atomic_write_text(out / name, text)
 
-    overall = t["overall"]
-    write("summary", "summaryResults.csv", _csv(
-        [["Job", "Overall Accuracy", "Normalised Overall Accuracy"]]
-        + [[n, _f(overall[n]["accuracy"]), _f(overall[n]["normalised_accuracy"])] for n in names]))
-    write("per_class", "PerClassResults.csv", _csv(
-        [["Class"] + names]
-        + [[t["display"][c]] + [_f(v) for v in t["class_acc"][i]] for i, c in enumerate(t["classes"])]))
+def _csv_files(t: dict) -> dict[str, tuple[str, str]]:
+    """``{paths key: (file name, CSV text)}`` of the tables, in the order they are written."""
+    names, overall = t["names"], t["overall"]
     fold_rows = [["Fold", "Measure"] + names]
     for k in range(t["n_folds"]):
         fold_rows.append([k + 1, "Accuracy"] + [_f(v) for v in t["fold_acc"][k]])
         fold_rows.append([k + 1, "Normalised Accuracy"] + [_f(v) for v in t["fold_norm"][k]])
-    write("per_fold", "PerFoldResults.csv", _csv(fold_rows))
+    files = {
+        "summary": ("summaryResults.csv", _csv(
+            [["Job", "Overall Accuracy", "Normalised Overall Accuracy"]]
+            + [[n, _f(overall[n]["accuracy"]), _f(overall[n]["normalised_accuracy"])] for n in names])),
+        "per_class": ("PerClassResults.csv", _csv(
+            [["Class"] + names]
+            + [[t["display"][c]] + [_f(v) for v in t["class_acc"][i]] for i, c in enumerate(t["classes"])])),
+        "per_fold": ("PerFoldResults.csv", _csv(fold_rows)),
+    }
+    files.update(_significance_files(t))
+    files["problems"] = ("Problems.csv", _problems_csv(t))
+    return files
 
+
+def _significance_files(t: dict) -> dict[str, tuple[str, str]]:
+    """The two Tukey-Kramer comparison tables, then ``FriedmanTests.csv``."""
     tests = [["Table", "Systems", "Rows", "Chi-square", "df", "p-value", "Alpha", "Half-width", "Note"]]
-    for label, key, result in [("per-fold accuracy", "significance_per_fold", t["sig_fold"]),
-                               ("per-class accuracy", "significance_per_class", t["sig_class"])]:
+    files = {}
+    for label, key, suffix, result in [
+            ("per-fold accuracy", "significance_per_fold", "PerFold", t["sig_fold"]),
+            ("per-class accuracy", "significance_per_class", "PerClass", t["sig_class"])]:
         tests.append([label, result["n_systems"], result["n_blocks"], _f(result["statistic"]),
                       "" if result["df"] is None else result["df"], _f(result["pvalue"]), result["alpha"],
                       _f(result["half_width"]), result["note"] or ""])
@@ -534,36 +497,25 @@ def write_report(
         for c in result["comparisons"]:
             rows.append([c["a"], c["b"], _f(result["mean_ranks"][c["a"]]), _f(result["mean_ranks"][c["b"]]),
                          _f(c["difference"]), _f(c["lower"]), _f(c["upper"]), int(c["significant"])])
-        suffix = "PerFold" if key.endswith("fold") else "PerClass"
-        write(key, f"FriedmanTukey_{suffix}.csv", _csv(rows))
-    write("friedman", "FriedmanTests.csv", _csv(tests))
+        files[key] = (f"FriedmanTukey_{suffix}.csv", _csv(rows))
+    files["friedman"] = ("FriedmanTests.csv", _csv(tests))
+    return files
 
-    problem_rows = [["Job", "Fold", "Kind", "Track", "Path", "Label", "Line", "Message"]]
-    for n in names:
-        for p in overall[n]["problems"]:
-            problem_rows.append([n, "" if p.fold is None else p.fold + 1, p.kind, p.track, p.path,
-                                 "" if p.label is None else p.label, "" if p.line is None else p.line,
-                                 p.message])
-    write("problems", "Problems.csv", _csv(problem_rows))
 
-    stems = _safe_names(names)
-    images: dict = {}
-    paths["confusion"] = {}
-    paths["reports"] = {}
-    for n in names:
-        images[n], paths["confusion"][n] = {}, {}
-        o = overall[n]
-        figures = [("overall", o["confusion"], o["labels"], o["display"],
-                    f"{n}: all folds (accuracy {_f(o['accuracy'])})")]
-        for k, s in enumerate(checked[n], start=1):
-            figures.append((f"fold{k}", s.confusion, s.labels, s.display,
-                            f"{n}: fold {k} (accuracy {_f(s.accuracy)})"))
-        for key, confusion, labels, display, caption in figures:
-            png = plot_confusion(confusion, labels, display, caption)
-            images[n][key] = png
-            paths["confusion"][n][key] = atomic_write_bytes(out / "confusion" / f"{stems[n]}_{key}.png", png)
-        paths["reports"][n] = atomic_write_text(
-            out / "reports" / f"{stems[n]}.txt", _system_report(n, checked[n], o))
+def _problems_csv(t: dict) -> str:
+    rows = [["Job", "Fold", "Kind", "Track", "Path", "Label", "Line", "Message"]]
+    for n in t["names"]:
+        for p in t["overall"][n]["problems"]:
+            rows.append([n, "" if p.fold is None else p.fold + 1, p.kind, p.track, p.path,
+                         "" if p.label is None else p.label, "" if p.line is None else p.line, p.message])
+    return _csv(rows)
 
-    write("html", "index.html", _html(t, images, title, alpha))
-    return paths
+
+def _confusion_images(name: str, folds: list[FoldScore], overall: dict) -> dict[str, bytes]:
+    """PNG of every confusion figure of one system, by key (see :func:`_figure_keys`)."""
+    matrices = [(overall["confusion"], overall["labels"], overall["display"],
+                 f"{name}: all folds (accuracy {_f(overall['accuracy'])})")]
+    matrices += [(s.confusion, s.labels, s.display, f"{name}: fold {k} (accuracy {_f(s.accuracy)})")
+                 for k, s in enumerate(folds, start=1)]
+    return {key: plot_confusion(*matrix)
+            for (key, _), matrix in zip(_figure_keys(len(folds)), matrices)}

@@ -6,9 +6,9 @@ Train/Test classification tasks.
 Conventions
 -----------
 * **Files.**  A prediction (output) list and a ground-truth list have one line
-  per track, ``path<TAB>label``.  Reading is tolerant (UTF-8 with optional BOM,
-  CRLF, blank lines); a line is split on its last tab, or on its last run of
-  whitespace if it has no tab.
+  per track, ``path<TAB>label``, read in the tolerant mode of
+  :mod:`mirex.lists` (BOM, CRLF, blank lines accepted; a line is split on its
+  last tab, or on its last run of whitespace if it has no tab).
 * **Tracks** are matched by :func:`track_key`: the file name, without the
   directory and the last extension, lower-cased (``/a/b/Song One.WAV`` ->
   ``song one``).  Both ``/`` and ``\\`` count as directory separators.
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._io import read_records
+from ..lists import read_records
 
 __all__ = [
     "MISSING",
@@ -122,39 +122,20 @@ def track_key(path: str) -> str:
 
 
 def read_prediction_file(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """Read a ``path<TAB>label`` list (a submission's output, or ground truth).
+    """``(path, raw label)`` of every non-blank line of a submission's output list, in order.
 
-    Parameters
-    ----------
-    path : str or path-like
-        UTF-8 file; BOM, CRLF and blank lines are accepted.
-
-    Returns
-    -------
-    records : list of (str, str)
-        ``(path, raw label)`` per non-blank line, in file order.  A line
-        without a label gives an empty label, which :func:`score_fold` reports.
+    Read in the tolerant mode of :mod:`mirex.lists`; a line without a label
+    gives an empty label, which :func:`score_fold` reports.
     """
     return [(left, right) for _, left, right in read_records(path)]
 
 
 def read_ground_truth(path: str | os.PathLike) -> dict[str, str]:
-    """Read a ground-truth ``path<TAB>label`` list into a dict.
+    """Raw label of every path of a ground-truth ``path<TAB>label`` list, in file order.
 
-    Parameters
-    ----------
-    path : str or path-like
-        UTF-8 file; BOM, CRLF and blank lines are accepted.
-
-    Returns
-    -------
-    truth : dict of str to str
-        Raw label of every path, in file order.
-
-    Raises
-    ------
-    ValueError
-        If a line has no label or a path is listed twice.
+    Read in the tolerant mode of :mod:`mirex.lists`. Raises ``ValueError``
+    (a :class:`mirex.lists.ListError` if the file cannot be read) when a line
+    has no label or a path is listed twice.
     """
     truth: dict[str, str] = {}
     for number, item, label in read_records(path):
@@ -332,10 +313,37 @@ def score_fold(
     SubmissionError
         In strict mode, if the predictions have any problem.
     """
-    if isinstance(ground_truth, Mapping):
-        truth_items = list(ground_truth.items())
-    else:
+    truth_items, predictions = _checked_inputs(ground_truth, predictions)
+    truth, display = _truth_by_track(truth_items)
+    valid = _valid_classes(truth, classes, display)
+    predicted, problems = _match_predictions(predictions, truth, valid, fold)
+    problems += _missing_problems(truth, predicted, fold)
+    if strict and problems:
+        raise SubmissionError(problems)
+
+    labels, confusion = _confusion(truth, predicted, valid)
+    accuracy, normalised, per_class, correct, total = _measures(confusion, labels)
+    return FoldScore(
+        accuracy=accuracy,
+        normalised_accuracy=normalised,
+        per_class=per_class,
+        confusion=confusion,
+        labels=labels,
+        display={label: display.get(label, label) for label in labels},
+        n_tracks=total,
+        n_returned=len(predictions),
+        n_correct=correct,
+        problems=tuple(problems),
+        fold=fold,
+        truth={key: label for key, (_, label) in truth.items()},
+    )
+
+
+def _checked_inputs(ground_truth, predictions) -> tuple[list, list]:
+    """``(ground-truth items, predictions)`` as lists; TypeError/ValueError on bad shapes."""
+    if not isinstance(ground_truth, Mapping):
         raise TypeError(f"ground_truth must be a mapping of path to label, got {type(ground_truth).__name__}")
+    truth_items = list(ground_truth.items())
     if not truth_items:
         raise ValueError("ground truth is empty: there is nothing to score")
     if isinstance(predictions, (str, bytes)) or isinstance(predictions, Mapping):
@@ -344,9 +352,13 @@ def score_fold(
     for i, pair in enumerate(predictions, start=1):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise TypeError(f"prediction {i} is not a (path, label) pair: {pair!r}")
+    return truth_items, predictions
 
+
+def _truth_by_track(truth_items) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """``({track key: (path, cleaned label)}, {cleaned label: first raw spelling})``."""
     display: dict[str, str] = {}
-    truth: dict[str, tuple[str, str]] = {}  # key -> (path, cleaned label)
+    truth: dict[str, tuple[str, str]] = {}
     for path, raw in truth_items:
         cleaned = clean_label(raw)
         if not cleaned:
@@ -358,18 +370,28 @@ def score_fold(
             )
         truth[key] = (path, cleaned)
         display.setdefault(cleaned, raw)
-    valid = {c for _, c in truth.values()}
-    if classes is not None:
-        if isinstance(classes, str):
-            raise TypeError("classes must be an iterable of labels, not a single string")
-        for raw in classes:
-            cleaned = clean_label(raw)
-            if cleaned:
-                valid.add(cleaned)
-                display.setdefault(cleaned, raw)
+    return truth, display
 
+
+def _valid_classes(truth, classes, display: dict) -> set[str]:
+    """Cleaned labels of the ground truth plus ``classes``; adds display names of the latter."""
+    valid = {c for _, c in truth.values()}
+    if classes is None:
+        return valid
+    if isinstance(classes, str):
+        raise TypeError("classes must be an iterable of labels, not a single string")
+    for raw in classes:
+        cleaned = clean_label(raw)
+        if cleaned:
+            valid.add(cleaned)
+            display.setdefault(cleaned, raw)
+    return valid
+
+
+def _match_predictions(predictions, truth, valid, fold) -> tuple[dict[str, str], list[Problem]]:
+    """``({track key: cleaned predicted label or UNKNOWN}, problems)``; the first prediction counts."""
     problems: list[Problem] = []
-    predicted: dict[str, str] = {}  # key -> cleaned predicted label or UNKNOWN
+    predicted: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for line, (path, raw) in enumerate(predictions, start=1):
         key = track_key(path)
@@ -393,14 +415,16 @@ def score_fold(
                 f"line {line}: {path!r} has {reason}", line, fold))
             cleaned = UNKNOWN
         predicted[key] = cleaned
-    for key, (path, _) in truth.items():
-        if key not in predicted:
-            problems.append(Problem(
-                "missing", key, path, None, f"no prediction for {path!r} (track {key!r})", None, fold))
+    return predicted, problems
 
-    if strict and problems:
-        raise SubmissionError(problems)
 
+def _missing_problems(truth, predicted, fold) -> list[Problem]:
+    return [Problem("missing", key, path, None, f"no prediction for {path!r} (track {key!r})", None, fold)
+            for key, (path, _) in truth.items() if key not in predicted]
+
+
+def _confusion(truth, predicted, valid) -> tuple[tuple[str, ...], np.ndarray]:
+    """``(labels, confusion)``: int64 ``(n_labels, n_labels)``, rows true, columns predicted."""
     extras = set(predicted.values()) & {UNKNOWN}
     if len(predicted) < len(truth):
         extras.add(MISSING)
@@ -409,23 +433,7 @@ def score_fold(
     confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for key, (_, true) in truth.items():
         confusion[index[true], index[predicted.get(key, MISSING)]] += 1
-
-    accuracy, normalised, per_class, correct, total = _measures(confusion, labels)
-    display = {label: display.get(label, label) for label in labels}
-    return FoldScore(
-        accuracy=accuracy,
-        normalised_accuracy=normalised,
-        per_class=per_class,
-        confusion=confusion,
-        labels=labels,
-        display=display,
-        n_tracks=total,
-        n_returned=len(predictions),
-        n_correct=correct,
-        problems=tuple(problems),
-        fold=fold,
-        truth={key: label for key, (_, label) in truth.items()},
-    )
+    return labels, confusion
 
 
 def score_folds(scores: Sequence[FoldScore]) -> dict:

@@ -95,7 +95,38 @@ def friedman_tukey(table, names: Sequence[str], alpha: float = 0.05) -> dict:
     """
     table, names = _check(table, names, alpha)
     n, k = table.shape
-    result = {
+    result = _empty_result(names, alpha, n, k)
+    if k < 2:
+        result.update(skipped=True, note="significance not tested: only one system")
+        return result
+    if n < 2:
+        result.update(skipped=True, note=f"significance not tested: only {n} row(s) to rank")
+        return result
+
+    mean_ranks = np.vstack([rankdata(row) for row in table]).mean(axis=0)
+    sigma_sq = _rank_variance(table)
+    statistic, pvalue = _friedman(mean_ranks, sigma_sq, n)
+    note = "every row is constant: the systems cannot be told apart" if sigma_sq <= 1e-12 else None
+    sigma = math.sqrt(sigma_sq)
+    q = float(studentized_range.ppf(1.0 - alpha, k, np.inf))
+    half = q * sigma / math.sqrt(n)
+    result.update(
+        statistic=float(statistic),
+        df=int(k - 1),
+        pvalue=float(pvalue),
+        mean_ranks={name: float(r) for name, r in zip(names, mean_ranks)},
+        sigma=sigma,
+        q=q,
+        half_width=half,
+        comparisons=_comparisons(names, mean_ranks, half),
+        note=note,
+    )
+    return result
+
+
+def _empty_result(names: list[str], alpha: float, n: int, k: int) -> dict:
+    """The result dict of :func:`friedman_tukey` with no statistic filled in."""
+    return {
         "names": names,
         "alpha": float(alpha),
         "n_blocks": int(n),
@@ -111,38 +142,33 @@ def friedman_tukey(table, names: Sequence[str], alpha: float = 0.05) -> dict:
         "skipped": False,
         "note": None,
     }
-    if k < 2:
-        result.update(skipped=True, note="significance not tested: only one system")
-        return result
-    if n < 2:
-        result.update(skipped=True, note=f"significance not tested: only {n} row(s) to rank")
-        return result
 
-    ranks = np.vstack([rankdata(row) for row in table])
-    mean_ranks = ranks.mean(axis=0)
+
+def _rank_variance(table: np.ndarray) -> float:
+    """Tie-corrected ``sigma^2`` of the ranks of an ``(n, k)`` table (module docstring), >= 0."""
+    n, k = table.shape
     ties = 0.0
     for row in table:
         _, counts = np.unique(row, return_counts=True)
         ties += float(np.sum(counts.astype(float) ** 3 - counts))
-    sigma_sq = k * (k + 1) / 12.0 - ties / (12.0 * n * (k - 1))
-    sigma_sq = max(sigma_sq, 0.0)
+    return max(k * (k + 1) / 12.0 - ties / (12.0 * n * (k - 1)), 0.0)
+
+
+def _friedman(mean_ranks: np.ndarray, sigma_sq: float, n: int) -> tuple[float, float]:
+    """Friedman's chi-square and its p-value (df = k - 1); ``(0, 1)`` when nothing varies."""
+    k = len(mean_ranks)
     ss = n * float(np.sum((mean_ranks - (k + 1) / 2.0) ** 2))
     if sigma_sq <= 1e-12 or ss <= 1e-12:
-        statistic, pvalue = 0.0, 1.0
-    else:
-        statistic = ss / sigma_sq
-        pvalue = float(chi2.sf(statistic, k - 1))
-    if sigma_sq <= 1e-12:
-        note = "every row is constant: the systems cannot be told apart"
-    else:
-        note = None
+        return 0.0, 1.0
+    statistic = ss / sigma_sq
+    return statistic, float(chi2.sf(statistic, k - 1))
 
-    sigma = math.sqrt(sigma_sq)
-    q = float(studentized_range.ppf(1.0 - alpha, k, np.inf))
-    half = q * sigma / math.sqrt(n)
+
+def _comparisons(names: list[str], mean_ranks: np.ndarray, half: float) -> list[dict]:
+    """Every pair ``a`` before ``b``: rank difference, its interval +/- ``half``, significance."""
     comparisons = []
-    for i in range(k):
-        for j in range(i + 1, k):
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
             d = float(mean_ranks[i] - mean_ranks[j])
             lower, upper = d - half, d + half
             comparisons.append({
@@ -153,18 +179,7 @@ def friedman_tukey(table, names: Sequence[str], alpha: float = 0.05) -> dict:
                 "upper": upper,
                 "significant": bool(lower > 0.0 or upper < 0.0),
             })
-    result.update(
-        statistic=float(statistic),
-        df=int(k - 1),
-        pvalue=float(pvalue),
-        mean_ranks={name: float(r) for name, r in zip(names, mean_ranks)},
-        sigma=sigma,
-        q=q,
-        half_width=half,
-        comparisons=comparisons,
-        note=note,
-    )
-    return result
+    return comparisons
 
 
 def describe(result: dict, measure: str = "accuracy") -> list[str]:
