@@ -50,13 +50,15 @@ line break).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from .fileio import atomic_write_bytes
-from .fileio import atomic_write_text  # noqa: F401  (old import site of musicnn)
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ListError",
@@ -116,15 +118,22 @@ def read_paths(path: str | os.PathLike) -> list[str]:
     Raises
     ------
     ListError
-        On an unreadable or empty file, or a line with text after a tab.
+        On an unreadable or empty file.
+
+    A line with text after its tab (a label column: a training or output
+    list given as a test list) keeps the path before the first tab, and one
+    warning names the file, the first such line and how many there are.
     """
-    paths = []
+    paths, labelled = [], []
     for number, line in _strict_lines(path):
-        head, tab, tail = _split_last_tab(line)
-        if tail or "\t" in head:
-            raise ListError(f"{path}:{number}: text after a tab; expected one path per line "
-                            "(a path cannot hold a tab; is this a training list?)")
-        paths.append(head)
+        head, tab, tail = line.partition("\t")
+        if tail.strip(_BLANKS):
+            labelled.append(number)
+        paths.append(head.rstrip(_BLANKS) if tab else head)
+    if labelled:
+        log.warning("%s: %d line(s) have a second column after the tab (first: line %d), as "
+                    "in a training or output list; only the path before the tab is used",
+                    path, len(labelled), labelled[0])
     return paths
 
 
@@ -142,8 +151,11 @@ def read_labelled(path: str | os.PathLike) -> list[tuple[str, str]]:
     ListError
         On an unreadable or empty file, or a line without a tab, a path or a
         label, or with a tab inside its path.
+
+    A path given two different labels is kept as written (each line trains
+    as given) with one warning per such path naming its lines and labels.
     """
-    items = []
+    items, seen = [], {}
     for number, line in _strict_lines(path):
         head, tab, label = _split_last_tab(line)
         if not tab:
@@ -155,6 +167,11 @@ def read_labelled(path: str | os.PathLike) -> list[tuple[str, str]]:
         if not label:
             raise ListError(f"{path}:{number}: line has no label")
         items.append((head, label))
+        seen.setdefault(head, []).append((number, label))
+    for item, where in seen.items():
+        if len({label for _, label in where}) > 1:
+            log.warning("%s: %s has different labels (%s)", path, item,
+                        ", ".join(f"line {n}: {label!r}" for n, label in where))
     return items
 
 

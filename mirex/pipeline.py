@@ -309,18 +309,6 @@ def _check_output(out_path, *inputs) -> None:
                             f"({exc.strerror or exc})") from None
 
 
-def _warn_conflicting_labels(items, list_path) -> None:
-    """One warning per path that the training list gives two different labels."""
-    lines: dict[str, list[tuple[int, str]]] = {}
-    for number, (path, label) in enumerate(items, start=1):
-        lines.setdefault(path, []).append((number, label))
-    for path, seen in lines.items():
-        if len({label for _, label in seen}) > 1:
-            where = ", ".join(f"line {n}: {label!r}" for n, label in seen)
-            log.warning("%s: %s has different labels (%s); each line trains as given",
-                        list_path, path, where)
-
-
 def _check_extractors(clf, extractors, folder):
     ids = [e.id for e in extractors]
     if ids != clf.extractors:
@@ -338,7 +326,6 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
     """
     started = time.monotonic()
     items = lists.read_labelled(list_path)
-    _warn_conflicting_labels(items, list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
     paths = [p for p, _ in items]
     table = gather_features(paths, extractors, stores, warn_missing=True)

@@ -104,11 +104,18 @@ def test_a_path_reads_the_same_from_a_test_line_and_a_training_line(tmp_path):
     assert lists.read_paths(test) == [p for p, _ in lists.read_labelled(train)]
 
 
-@pytest.mark.parametrize("content", [b"/a.wav\tpop\n", b"/a\tb.wav\t\n"])
-def test_read_paths_refuses_text_after_a_tab(tmp_path, content):
+@pytest.mark.parametrize("content, first", [(b"/a.wav\tpop\n", "/a.wav"),
+                                            (b"/x.wav\n/a \tb.wav\t\n", "/x.wav")])
+def test_read_paths_warns_about_a_label_column_and_keeps_the_path(tmp_path, content, first,
+                                                                  caplog):
     path = write_bytes(tmp_path, content)
-    with pytest.raises(lists.ListError, match=r"list\.txt:1: text after a tab"):
-        lists.read_paths(path)
+    with caplog.at_level("WARNING", logger="mirex.lists"):
+        paths = lists.read_paths(path)
+    assert paths[0] == first and paths[-1] in ("/a.wav", "/a")
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "list.txt: 1 line(s) have a second column" in warning
+    last_line = content.count(b"\n")
+    assert f"first: line {last_line})" in warning
 
 
 def test_read_labelled_refuses_a_tab_inside_the_path(tmp_path):

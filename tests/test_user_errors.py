@@ -154,11 +154,12 @@ def test_conflicting_training_labels_are_named(tone_task, tiny_models, tmp_path,
     items = list(tone_task) + [(tone_task[0][0], "Something Else")]
     lists.write_labelled(tmp_path / "train.txt", items)
     extractors = resolve_extractors("LPNKK1", models_dir=tiny_models)
+    (tmp_path / "train.txt").write_text("\n" + (tmp_path / "train.txt").read_text())  # blank line 1
     with caplog.at_level("WARNING", logger="mirex"):
         pipeline.train(tmp_path / "s", tmp_path / "train.txt", extractors, "LPNKK1")
     named = [r.getMessage() for r in caplog.records if "different labels" in r.getMessage()]
-    assert len(named) == 1 and f"line {len(items)}: 'Something Else'" in named[0]
-    assert "line 1:" in named[0]
+    assert len(named) == 1 and f"line {len(items) + 1}: 'Something Else'" in named[0]
+    assert "line 2: 'Low Tones'" in named[0]
 
 
 def test_init_backbone_never_replaces_without_overwrite(tmp_path):
