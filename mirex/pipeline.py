@@ -295,13 +295,31 @@ def extract(scratch, list_path, extractors, feature_stores=()) -> RunReport:
     return report
 
 
+def _looks_like_a_path_list(path: Path) -> bool:
+    """Whether an existing file holds lines without a tab: a list of paths, not an output list."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16).splitlines()[:-1] or handle.read(0).splitlines()
+    except OSError:
+        return False
+    return any(line.strip() and b"\t" not in line for line in head)
+
+
 def _check_output(out_path, *inputs) -> None:
-    """Refuse an output list that would overwrite an input; create its folder."""
+    """Refuse an output list that would overwrite an input list; create its folder.
+
+    An input is recognised as the same file as one of ``inputs``, or as an
+    existing file of paths without labels (a test or extraction list: what
+    ``Test.sh SCRATCH OLD_OUTPUT TESTLIST``, arguments swapped, would destroy).
+    """
     out = Path(out_path)
     for given in inputs:
         if out.exists() and Path(given).exists() and os.path.samefile(out, given):
             raise PipelineError(f"{out_path}: the output list is the input list {given}; "
                                 f"refusing to overwrite it (check the order of the arguments)")
+    if out.is_file() and _looks_like_a_path_list(out):
+        raise PipelineError(f"{out_path}: holds paths without labels, like a test list; "
+                            f"refusing to overwrite it (check the order of the arguments)")
     try:
         out.resolve().parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

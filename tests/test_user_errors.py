@@ -40,10 +40,18 @@ def trained(tmp_path_factory, tone_task, tiny_models):
 
 def test_swapped_test_arguments_never_overwrite_the_test_list(trained):
     root, env = trained
+    run([BIN / "Test.sh", root / "s", root / "test.txt", root / "old.txt"], env)
     before = (root / "test.txt").read_bytes()
-    err = run([BIN / "Test.sh", root / "s", root / "out.txt", root / "test.txt"], env, expect=1)
-    assert (root / "test.txt").read_bytes() == before
-    assert "Error:" in err and "refusing to overwrite" in err and "Traceback" not in err
+    errors = []
+    for args in ([root / "old.txt", root / "test.txt"], [root / "test.txt", root / "test.txt"]):
+        err = run([BIN / "Test.sh", root / "s", *args], env, expect=1)
+        assert (root / "test.txt").read_bytes() == before
+        assert err.strip().splitlines()[-1].startswith("Error:") and "Traceback" not in err
+        assert "refusing to overwrite" in err
+        errors.append(err)
+    assert "old.txt: 12 line(s) have a second column after the tab" in errors[0]
+    # an earlier output list is replaced as usual
+    run([BIN / "Test.sh", root / "s", root / "test.txt", root / "old.txt"], env)
 
 
 def test_output_folder_is_created(trained):
