@@ -4,12 +4,16 @@ Layout under a store's root (``SCRATCH/features`` by default)::
 
     store.json                          marks the folder as a feature store
     <extractor-id>/<kk>/<key>.npy       one float32 vector per clip
-    index/<pp>/<path-hash>.json         path -> content key, with size and mtime
+    index/<pp>/<path-hash>.json         path -> content key, with the file's stat stamp
 
 Conventions
 -----------
 - A clip's *key* is the sha256 of the audio file's bytes, so a changed file
   is never served a stale vector, while a copied or moved file still hits.
+  The index spares re-hashing a file whose stat stamp is unchanged: size,
+  modification and change times in nanoseconds, inode and device, as git
+  checks its index. Content replaced in place changes the change time (even
+  when size and modification time are restored), so it is hashed again.
 - An *extractor id* names the network and its exact weights (their sha256)
   and extraction parameters, so changed weights never hit old entries.
 - Every file is written to a temporary name in the same folder and renamed
@@ -45,6 +49,11 @@ class StoreError(OSError):
     An ``OSError``: callers that keep features in memory when a store cannot
     be written treat such a store the same way.
     """
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, ...]:
+    """What must not change for an index entry to stay valid (git's own check)."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
 
 
 class FeatureStore:
@@ -94,18 +103,17 @@ class FeatureStore:
     def indexed_key(self, path: str | os.PathLike) -> str | None:
         """The key this store's index holds for ``path``, if still valid.
 
-        Valid means the file's size and mtime are those recorded. Raises
-        ``OSError`` when the file cannot be stat'ed.
+        Valid means the file's stat stamp (size, mtime, ctime, inode, device) is the one recorded.
+        Raises ``OSError`` when the file cannot be stat'ed.
         """
         path = os.fspath(path)
-        stat = os.stat(path)
-        stamp = (stat.st_size, stat.st_mtime_ns)
+        stamp = _stamp(os.stat(path))
         memo = self._keys.get(path)
         if memo is not None and memo[0] == stamp:
             return memo[1]
         try:
             entry = json.loads(self._index_path(path).read_text(encoding="utf-8"))
-            if (entry["size"], entry["mtime_ns"]) == stamp:
+            if entry.get("stamp") == list(stamp):
                 self._keys[path] = (stamp, entry["key"])
                 return entry["key"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -115,25 +123,22 @@ class FeatureStore:
     def key(self, path: str | os.PathLike) -> str:
         """Content key of an audio file, hashing it only when the index is stale.
 
-        The index remembers each path's size, mtime and key; a file whose
-        size or mtime changed is hashed again. Raises ``OSError`` when the
-        file cannot be read.
+        The index remembers each path's stat stamp and key; a file whose stamp
+        changed is hashed again. Raises ``OSError`` when the file cannot be read.
         """
         path = os.fspath(path)
         key = self.indexed_key(path)
         if key is not None:
             return key
-        stat = os.stat(path)
+        stamp = _stamp(os.stat(path))   # taken before hashing: a change meanwhile re-hashes
         key = content_key(path)
-        stamp = (stat.st_size, stat.st_mtime_ns)
         self._keys[path] = (stamp, key)
         try:
             self._ensure()
             index = self._index_path(path)
             index.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(index, json.dumps({
-                "path": os.path.abspath(path), "size": stamp[0],
-                "mtime_ns": stamp[1], "key": key}) + "\n")
+                "path": os.path.abspath(path), "stamp": list(stamp), "key": key}) + "\n")
         except OSError:
             pass  # the index is an optimisation; a read-only store still works
         return key

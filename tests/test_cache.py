@@ -119,3 +119,24 @@ def test_a_store_of_another_format_is_skipped_for_reading_and_never_written(tmp_
     with pytest.raises(StoreError, match="store.json: format"):
         FeatureStore(other).put("ex", "00" * 32, np.ones(2, np.float32))
     assert not (other / "ex").exists()
+
+
+def test_audio_replaced_in_place_with_same_size_and_mtime_is_hashed_again(tmp_path):
+    import time
+
+    from mirex.cache import FeatureStore
+
+    audio = tmp_path / "clip.wav"
+    audio.write_bytes(b"A" * 4096)
+    store = FeatureStore(tmp_path / "features")
+    first = store.key(str(audio))
+    before = os.stat(audio)
+    time.sleep(0.05)                                   # past the file system's clock tick
+    with open(audio, "r+b") as handle:                 # same inode, same size
+        handle.write(b"B" * 4096)
+    os.utime(audio, ns=(before.st_atime_ns, before.st_mtime_ns))   # mtime put back
+    assert os.stat(audio).st_mtime_ns == before.st_mtime_ns
+    fresh = FeatureStore(tmp_path / "features")        # a later call: only the index on disk
+    assert fresh.indexed_key(str(audio)) is None
+    assert fresh.key(str(audio)) != first
+    assert FeatureStore(tmp_path / "features").indexed_key(str(audio)) == fresh.key(str(audio))
