@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -34,6 +35,12 @@ def _setup_logging(verbosity: int) -> None:
     root.setLevel(level)
     root.propagate = False
     config.quiet_tensorflow(verbose=verbosity > 1)
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings as one log line each (no source line, no category path)."""
+    log.warning("%s", message)
 
 
 def _hide_native_stderr() -> None:

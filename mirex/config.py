@@ -89,6 +89,9 @@ def resolve(variant: str | None = None, backbones=(), models_dir=None, feature_s
     from .engines import ENGINES, PRECISIONS
 
     env = os.environ if environ is None else environ
+    if variant and backbones:
+        raise ConfigError("--variant and --backbone both given: --backbone replaces the "
+                          "variant's backbones; give one of them")
     engine = (engine or env.get(ENV_ENGINE) or "auto").strip().lower()
     precision = (precision or env.get(ENV_PRECISION) or "auto").strip().lower()
     if engine not in ENGINES:

@@ -6,6 +6,7 @@ Real processes through the real wrappers wherever the user would use them.
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,23 @@ def test_unknown_systems_are_echoed_as_typed(tmp_path):
     result = CliRunner().invoke(main, ["dryrun", str(tmp_path / "l.txt"), str(tmp_path / "o"),
                                        "--systems", "LPNKK1,foo"])
     assert result.exit_code == 2 and "['foo']" in result.output and "musicnn-svm" in result.output
+
+
+def test_variant_and_backbone_together_are_refused(tmp_path, tiny_models):
+    (tmp_path / "l.txt").write_text("/a.wav\n")
+    result = CliRunner().invoke(main, ["extract", "--variant", "LPNKK2", "--backbone",
+                                       str(tiny_models / "samplecnn-msd"), str(tmp_path / "s"),
+                                       str(tmp_path / "l.txt")])
+    assert result.exit_code == 1 and "--variant and --backbone both given" in result.output
+
+
+def test_too_many_folds_for_a_class_is_one_warning_line(tmp_path):
+    y = tone_clip("low", 1)
+    items = [(write_clip(tmp_path / f"c{i}.wav", y), "big" if i < 12 else "small")
+             for i in range(14)]
+    lists.write_labelled(tmp_path / "all.txt", items)
+    err = run([sys.executable, "-m", "mirex.cli", "make-folds", tmp_path / "all.txt", tmp_path / "folds",
+               "--folds", "10"], cwd=Path(__file__).resolve().parent.parent)
+    (line,) = [x for x in err.splitlines() if "fewer than 10" in x]
+    assert line.startswith("[mirex] WARNING: 1 class(es) have fewer than 10")
+    assert "warnings.warn" not in err and "UserWarning" not in err and ".py:" not in err

@@ -381,8 +381,8 @@ def import_keras1_weights(
             f"{hdf5_path}: {len(labels)} labels given for {config['n_outputs']} outputs"
         )
     if (out_dir / MANIFEST_NAME).exists() and not overwrite:
-        raise Keras1WeightsError(f"{out_dir}: already holds a backbone (pass overwrite=True "
-                                 "to replace it)")
+        raise Keras1WeightsError(f"{out_dir}: already holds a backbone (pass --overwrite, "
+                                 "or overwrite=True in Python, to replace it)")
     attrs = _checked_source(hdf5_path, flip_kernels)
     converted = convert_keras1_weights(hdf5_path, config, flip_kernels=flip_kernels)
     model = build_samplecnn(config)
