@@ -76,7 +76,13 @@ def _known_errors():
     from .systems import VariantError
 
     return (BackboneError, ClassifierError, ListError, PipelineError, VariantError,
-            config.ConfigError)
+            config.ConfigError, _cluster_error())
+
+
+def _cluster_error():
+    from .cluster import ClusterError
+
+    return ClusterError
 
 
 def _report(what: str, report) -> None:
@@ -114,10 +120,13 @@ def system_options(func):
                   help=f"Arithmetic (default ${config.ENV_PRECISION} or auto).")
     @click.option("--num-threads", "-n", "num_threads", type=click.IntRange(min=1), default=None,
                   help="CPU threads to use (default: all cores).")
+    @click.option("--cluster", default=None, metavar="ADDRESS",
+                  help=f"Extract on a Dask cluster: local:N, tcp://HOST:PORT or "
+                       f"jobqueue:FILE.yaml (also ${config.ENV_CLUSTER}).")
     @click.option("-v", "--verbose", count=True, help="More messages (-v progress, -vv debug).")
     @functools.wraps(func)
     def wrapper(variant, backbones, models_dir, feature_stores, engine, precision, num_threads,
-                verbose, **kwargs):
+                cluster, verbose, **kwargs):
         if not verbose:
             _hide_native_stderr()
         _setup_logging(verbose + 1)
@@ -125,7 +134,7 @@ def system_options(func):
 
         try:
             cfg = config.resolve(variant, backbones, models_dir, feature_stores, engine,
-                                 precision, num_threads)
+                                 precision, num_threads, cluster)
             config.configure_threads(cfg.num_threads)
             extractors = extractors_for(cfg)
             system = system_name(cfg.variant, cfg.backbones)
@@ -151,7 +160,8 @@ def extract(scratch, list_file, extractors, system, cfg):
     """Cache the embeddings of every file in LIST (extractFeatures.sh)."""
     from . import pipeline
 
-    _report("extract", pipeline.extract(scratch, list_file, extractors, cfg.feature_stores))
+    _report("extract", pipeline.extract(scratch, list_file, extractors, cfg.feature_stores,
+                                        cfg.cluster))
 
 
 @main.command()
@@ -164,7 +174,7 @@ def train(scratch, train_list, seed, extractors, system, cfg):
     from . import pipeline
 
     report = pipeline.train(scratch, train_list, extractors, system, n_jobs=1, seed=seed,
-                            feature_stores=cfg.feature_stores)
+                            feature_stores=cfg.feature_stores, cluster=cfg.cluster)
     _report("train", report)
     search = report.extra["search"]
     click.echo(f"  classifier: {search.get('method')}, C={search.get('C')}, "
@@ -182,7 +192,7 @@ def classify(scratch, test_list, out_list, extractors, system, cfg):
     from . import pipeline
 
     _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system,
-                                          cfg.feature_stores))
+                                          cfg.feature_stores, cfg.cluster))
 
 
 main.add_command(classify, name="test")
@@ -200,9 +210,10 @@ def train_and_classify(scratch, train_list, test_list, out_list, seed, extractor
     from . import pipeline
 
     _report("train", pipeline.train(scratch, train_list, extractors, system, n_jobs=1,
-                                    seed=seed, feature_stores=cfg.feature_stores))
+                                    seed=seed, feature_stores=cfg.feature_stores,
+                                    cluster=cfg.cluster))
     _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system,
-                                          cfg.feature_stores))
+                                          cfg.feature_stores, cfg.cluster))
 
 
 @main.command(name="init-backbone")

@@ -12,6 +12,7 @@ Environment variables
 ``MIREX_FEATURE_STORES``  extra feature stores, or scratch folders holding one, that Train/Test read
 ``MIREX_ENGINE``          inference engine (``auto``, ``keras``, ``tflite``)
 ``MIREX_PRECISION``       arithmetic (``auto``, ``fp32``, ``bf16``, ``int8``)
+``MIREX_CLUSTER``         extract on a Dask cluster (``local:N``, ``tcp://HOST:PORT``, ``jobqueue:FILE``)
 ``MIREX_CACHE_DIR``       converted models kept between calls (default
                           ``$XDG_CACHE_HOME/mirex``, else ``~/.cache/mirex``)
 """
@@ -26,7 +27,7 @@ from .constants import DEFAULT_VARIANT
 
 __all__ = ["Config", "ConfigError", "resolve", "environment", "configure_threads",
            "quiet_tensorflow", "PROJECT_MODELS_DIR", "ENV_VARIANT", "ENV_BACKBONES",
-           "ENV_MODELS_DIR", "ENV_FEATURE_STORES", "ENV_ENGINE", "ENV_PRECISION", "ENV_CACHE_DIR"]
+           "ENV_MODELS_DIR", "ENV_FEATURE_STORES", "ENV_ENGINE", "ENV_PRECISION", "ENV_CACHE_DIR", "ENV_CLUSTER"]
 
 ENV_VARIANT = "MIREX_VARIANT"
 ENV_BACKBONES = "MIREX_BACKBONES"
@@ -35,6 +36,7 @@ ENV_FEATURE_STORES = "MIREX_FEATURE_STORES"
 ENV_ENGINE = "MIREX_ENGINE"
 ENV_PRECISION = "MIREX_PRECISION"
 ENV_CACHE_DIR = "MIREX_CACHE_DIR"
+ENV_CLUSTER = "MIREX_CLUSTER"
 
 #: The backbone folders shipped with the project.
 PROJECT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -64,6 +66,7 @@ class Config:
     precision: str = "auto"
     num_threads: int | None = None
     cache_dir: Path | None = None
+    cluster: str | None = None
 
     @property
     def engine_options(self) -> dict:
@@ -79,7 +82,7 @@ def _paths(value: str | None) -> tuple[Path, ...]:
 
 def resolve(variant: str | None = None, backbones=(), models_dir=None, feature_stores=(),
             engine: str | None = None, precision: str | None = None,
-            num_threads: int | None = None, environ=None) -> Config:
+            num_threads: int | None = None, cluster: str | None = None, environ=None) -> Config:
     """The :class:`Config` of a call: each flag given wins over its variable.
 
     ``environ`` defaults to ``os.environ``. Engine and precision names are
@@ -106,7 +109,22 @@ def resolve(variant: str | None = None, backbones=(), models_dir=None, feature_s
         models_dir=Path(models_dir or env.get(ENV_MODELS_DIR) or PROJECT_MODELS_DIR),
         feature_stores=tuple(Path(s) for s in feature_stores) + _paths(env.get(ENV_FEATURE_STORES)),
         engine=engine, precision=precision, num_threads=num_threads or None,
-        cache_dir=_cache_dir(env))
+        cache_dir=_cache_dir(env), cluster=_cluster(cluster or env.get(ENV_CLUSTER)))
+
+
+def _cluster(address: str | None) -> str | None:
+    """A cluster address, checked for its form (reaching it is :mod:`mirex.cluster`'s job)."""
+    if not address:
+        return None
+    address = address.strip()
+    if address.startswith("local:"):
+        n = address.split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise ConfigError(f"cluster {address!r}: 'local:N' needs a number of workers >= 1")
+    elif not address.startswith(("tcp://", "tls://", "jobqueue:")):
+        raise ConfigError(f"cluster {address!r} ({ENV_CLUSTER} or --cluster): use local:N, "
+                          f"tcp://HOST:PORT or jobqueue:FILE.yaml")
+    return address
 
 
 def _cache_dir(env) -> Path | None:

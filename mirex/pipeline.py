@@ -16,26 +16,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import lists
-from .audio import AudioError
 from .cache import FeatureStore, find_stores
 from .classifier import fit_classifier, load_classifier, save_classifier
+from .extraction import CHUNK_CLIPS, compute_local, warn_failure
 
 __all__ = ["FeatureTable", "RunReport", "PipelineError", "gather_features", "extract",
            "train", "classify", "model_dir"]
 
 log = logging.getLogger(__name__)
 
-#: Clips embedded together (their segments share inference batches).
-CHUNK_CLIPS = 8
-#: Seconds between progress lines.
-PROGRESS_EVERY = 10.0
+__all__ += ["CHUNK_CLIPS"]
 
 
 class PipelineError(Exception):
@@ -101,104 +97,35 @@ def _open_stores(scratch, create: bool, extra=()) -> list[FeatureStore]:
     return find_stores(scratch, extra)
 
 
-def _warn_failure(path: str, reason: str) -> None:
-    log.warning("%s", reason if reason.startswith(path) else f"{path}: {reason}")
+def _lookup(path, extractors, stores) -> tuple[str, list[int], dict]:
+    """``(key, indices of extractors to compute, {index: cached vector})`` of one path.
 
-
-def _describe(extractors, store) -> None:
-    """Record in the store what each extractor id means (for people reading it)."""
-    for extractor in extractors:
-        try:
-            store.describe(extractor.id, extractor.info())
-        except OSError as exc:
-            log.warning("%s: cannot write to the feature store (%s); features are kept in "
-                        "memory only", store.root, exc.strerror or exc)
-            return
-
-
-def _decoder(extractors):
-    """``decode(item)``: a clip decoded once per input spec the item needs, or its AudioError."""
-    specs: dict[tuple, list[int]] = {}
-    for index, extractor in enumerate(extractors):
-        specs.setdefault(extractor.input_spec, []).append(index)
-
-    def decode(item):
-        path, _, needed = item
-        out = {}
-        for spec, members in specs.items():
-            if any(m in needed for m in members):
-                try:
-                    out[spec] = extractors[members[0]].prepare(path)
-                except AudioError as exc:
-                    return exc
-                except (OSError, ValueError, MemoryError) as exc:
-                    return AudioError(path, f"cannot decode ({type(exc).__name__}: {exc})")
-        return out
-
-    return decode
-
-
-def _embed_chunk(chunk, decoded, extractors, store, failures, rows) -> None:
-    """Embed one chunk's decoded clips with every extractor that needs them, and store."""
-    good = []
-    for item, result in zip(chunk, decoded):
-        if isinstance(result, AudioError):
-            failures[item[0]] = str(result)
-            _warn_failure(item[0], str(result))
-        else:
-            good.append((item, result))
-    for index, extractor in enumerate(extractors):
-        members = [(item, result) for item, result in good if index in item[2]]
-        if not members:
-            continue
-        vectors = extractor.embed([result[extractor.input_spec] for _, result in members])
-        for ((path, key, _), _), vector in zip(members, vectors):
-            rows.setdefault(path, {})[index] = vector
-            try:
-                store.put(extractor.id, key, vector)
-            except OSError as exc:
-                log.warning("%s: cannot write cache entry (%s); keeping it in memory",
-                            store.root, exc.strerror or exc)
-
-
-def _compute(todo, extractors, store, failures, rows) -> dict:
-    """Decode each clip once per input spec, embed with every extractor, store.
-
-    ``todo`` is a list of ``(path, key, [extractor indices])``; results go to
-    ``rows[path][extractor index]``. Decoding of the next clips overlaps with
-    inference of the current ones (one decoder thread). Returns the timing:
-    ``startup_s`` (loading the networks) and ``clips_per_s`` (after it).
+    Raises ``OSError`` (file missing, a folder, unreadable).
     """
-    if not todo:
-        return {}
-    _describe(extractors, store)
-    started = time.monotonic()
-    for index in sorted({i for _, _, needed in todo for i in needed}):
-        extractors[index].load()
-    startup = time.monotonic() - started
-    log.info("networks ready in %.1f s", startup)
-    decode = _decoder(extractors)
-    chunks = [todo[i : i + CHUNK_CLIPS] for i in range(0, len(todo), CHUNK_CLIPS)]
-    done, started, last = 0, time.monotonic(), time.monotonic()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-        pending = pool.submit(lambda c: [decode(item) for item in c], chunks[0])
-        for number, chunk in enumerate(chunks):
-            decoded = pending.result()
-            if number + 1 < len(chunks):
-                pending = pool.submit(lambda c: [decode(item) for item in c], chunks[number + 1])
-            _embed_chunk(chunk, decoded, extractors, store, failures, rows)
-            done += len(chunk)
-            now = time.monotonic()
-            if now - last >= PROGRESS_EVERY or done == len(todo):
-                log.info("extracting: %d/%d clips (%.2f clips/s)", done, len(todo),
-                         done / max(now - started, 1e-9))
-                last = now
-    return {"startup_s": round(startup, 2),
-            "clips_per_s": round(done / max(time.monotonic() - started, 1e-9), 3)}
+    key = next((k for k in (s.indexed_key(path) for s in stores) if k), None)
+    key = key or stores[0].key(path)
+    needed, found = [], {}
+    for index, extractor in enumerate(extractors):
+        for store in stores:
+            vector = store.get(extractor.id, key)
+            if vector is not None and len(vector) == extractor.dim:
+                found[index] = vector
+                break
+        else:
+            needed.append(index)
+    return key, needed, found
+
+
+def _unreadable(path: str, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: file not found"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a folder, not an audio file"
+    return f"{path}: cannot read file ({exc.strerror or exc})"
 
 
 def gather_features(paths, extractors, stores, extract_missing: bool = True,
-                    warn_missing: bool = False) -> FeatureTable:
+                    warn_missing: bool = False, cluster: str | None = None) -> FeatureTable:
     """Features of ``paths`` from the stores, extracting what is missing.
 
     Parameters
@@ -213,64 +140,58 @@ def gather_features(paths, extractors, stores, extract_missing: bool = True,
         Compute what no store holds (else such paths are failures).
     warn_missing : bool
         Log a warning naming how many clips were not cached (Train/Test).
+    cluster : str or None
+        Compute on a Dask cluster (see :func:`mirex.cluster.connect`), else here.
 
     Returns
     -------
     FeatureTable
     """
     paths = list(paths)
-    dim = sum(e.dim for e in extractors)
     rows: dict[str, dict[int, np.ndarray]] = {}
     failures: dict[str, str] = {}
     todo = []
-    n_cached = 0
     for path in dict.fromkeys(paths):
         try:
-            key = next((k for k in (s.indexed_key(path) for s in stores) if k), None)
-            key = key or stores[0].key(path)
-        except FileNotFoundError:
-            failures[path] = f"{path}: file not found"
-        except IsADirectoryError:
-            failures[path] = f"{path}: is a folder, not an audio file"
+            key, needed, rows[path] = _lookup(path, extractors, stores)
         except OSError as exc:
-            failures[path] = f"{path}: cannot read file ({exc.strerror or exc})"
-        if path in failures:
-            _warn_failure(path, failures[path])
+            failures[path] = _unreadable(path, exc)
+            warn_failure(path, failures[path])
             continue
-        needed = []
-        for index, extractor in enumerate(extractors):
-            vector = None
-            for store in stores:
-                vector = store.get(extractor.id, key)
-                if vector is not None and len(vector) == extractor.dim:
-                    break
-                vector = None
-            if vector is None:
-                needed.append(index)
-            else:
-                rows.setdefault(path, {})[index] = vector
         if needed:
             todo.append((path, key, needed))
-        else:
-            n_cached += 1
+    n_cached = len(rows) - len(todo)
     if todo and not extract_missing:
         for path, _, _ in todo:
             failures[path] = f"{path}: features not in the cache"
-            _warn_failure(path, failures[path])
+            warn_failure(path, failures[path])
         todo = []
     if todo and warn_missing:
         log.warning("%d of %d files were not covered by the feature extraction pass; "
                     "extracting them now", len(todo), len(set(paths)))
-    timing = _compute(todo, extractors, stores[0], failures, rows)
-    X = np.full((len(paths), dim), np.nan, np.float32)
+    if cluster and todo:
+        from .cluster import compute_on_cluster
+
+        new_rows, new_failures, timing = compute_on_cluster(todo, extractors, stores[0], cluster)
+    else:
+        new_rows, new_failures, timing = compute_local(todo, extractors, stores[0])
+    for path, vectors in new_rows.items():
+        rows[path].update(vectors)
+    failures.update(new_failures)
+    return FeatureTable(paths, _matrix(paths, rows, failures, extractors), failures, n_cached,
+                        len(todo) - sum(p in failures for p, _, _ in todo), timing)
+
+
+def _matrix(paths, rows, failures, extractors) -> np.ndarray:
+    """Row ``i``: the extractors' vectors of ``paths[i]`` concatenated, NaN (and a failure) if any is missing."""
+    X = np.full((len(paths), sum(e.dim for e in extractors)), np.nan, np.float32)
     for i, path in enumerate(paths):
         parts = rows.get(path)
         if path in failures or parts is None or len(parts) != len(extractors):
             failures.setdefault(path, f"{path}: no features")
             continue
         X[i] = np.concatenate([parts[j] for j in range(len(extractors))])
-    return FeatureTable(paths, X, failures, n_cached,
-                        len(todo) - sum(p in failures for p, _, _ in todo), timing)
+    return X
 
 
 def _run_report(table: FeatureTable, started: float, **extra) -> RunReport:
@@ -279,16 +200,17 @@ def _run_report(table: FeatureTable, started: float, **extra) -> RunReport:
                      time.monotonic() - started, {"timing": table.timing, **extra})
 
 
-def extract(scratch, list_path, extractors, feature_stores=()) -> RunReport:
+def extract(scratch, list_path, extractors, feature_stores=(), cluster=None) -> RunReport:
     """``extractFeatures.sh``: cache the embeddings of every listed file.
 
     ``feature_stores``: extra stores (or scratch folders holding one) read
-    before computing, as in :func:`train` and :func:`classify`.
+    before computing, as in :func:`train` and :func:`classify`; ``cluster``:
+    a Dask cluster address to compute on (see :mod:`mirex.cluster`).
     """
     started = time.monotonic()
     paths = lists.read_paths(list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
-    table = gather_features(paths, extractors, stores)
+    table = gather_features(paths, extractors, stores, cluster=cluster)
     report = _run_report(table, started)
     if len(table.failures) == report.n_items:
         raise PipelineError(f"{list_path}: no file of the list could be processed")
@@ -336,7 +258,7 @@ def _check_extractors(clf, extractors, folder):
 
 
 def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
-          seed: int = 0, feature_stores=()) -> RunReport:
+          seed: int = 0, feature_stores=(), cluster=None) -> RunReport:
     """``Train.sh``: fit the classifier on the training list, save it in scratch.
 
     Features come from the scratch folder's store, those of its parents and
@@ -346,7 +268,7 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
     items = lists.read_labelled(list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
     paths = [p for p, _ in items]
-    table = gather_features(paths, extractors, stores, warn_missing=True)
+    table = gather_features(paths, extractors, stores, warn_missing=True, cluster=cluster)
     ok = table.ok
     if not ok.any():
         raise PipelineError(f"{list_path}: no training file could be processed")
@@ -364,7 +286,7 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
 
 
 def classify(scratch, list_path, out_path, extractors, system: str,
-             feature_stores=()) -> RunReport:
+             feature_stores=(), cluster=None) -> RunReport:
     """``Test.sh`` / ``Classify.sh``: write one prediction line per test line."""
     started = time.monotonic()
     paths = lists.read_paths(list_path)
@@ -373,7 +295,7 @@ def classify(scratch, list_path, out_path, extractors, system: str,
     _check_extractors(clf, extractors, folder)
     _check_output(out_path, list_path)
     stores = _open_stores(scratch, create=False, extra=feature_stores)
-    table = gather_features(paths, extractors, stores, warn_missing=True)
+    table = gather_features(paths, extractors, stores, warn_missing=True, cluster=cluster)
     ok = table.ok
     predictions = np.array([clf.prior] * len(paths), dtype=object)
     if ok.any():

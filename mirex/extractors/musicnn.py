@@ -42,6 +42,10 @@ class MusicnnExtractor:
                                       missing=f"not a musicnn backbone folder (no {MANIFEST_NAME})")
         self._model = None
 
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. sent to a cluster worker) without its built network."""
+        return {**self.__dict__, "_model": None}
+
     @property
     def name(self) -> str:
         return self.manifest["name"]

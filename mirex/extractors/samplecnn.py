@@ -81,6 +81,10 @@ class SampleCNNExtractor:
         self.engine_cache = engine_cache
         self._engine = None
 
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. sent to a cluster worker) without its built network."""
+        return {**self.__dict__, "_engine": None}
+
     @property
     def name(self) -> str:
         return self.backbone.name
