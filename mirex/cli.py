@@ -342,15 +342,19 @@ def make_folds_command(list_file, out_dir, n_folds, groups, seed):
               help="Folds run at the same time, each in its own scratch folder.")
 @click.option("--num-threads", "-n", "num_threads", type=click.IntRange(min=1), default=None,
               help="-numThreads passed to every MIREX script.")
-def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_threads):
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help=f"Extract on a Dask cluster (passed to the scripts as ${config.ENV_CLUSTER}).")
+def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_threads, cluster):
     """Run the MIREX protocol on LABELLED_LIST (folds, bin/ scripts, scoring, report)."""
     _setup_logging(1)
     from .dryrun import dry_run
     from .lists import ListError
 
     try:
+        address = config.resolve(cluster=cluster).cluster
+        env = config.environment(**{config.ENV_CLUSTER: address}) if address else None
         outcome = dry_run(list_file, out_dir, _systems(systems), n_folds, groups, seed,
-                          parallel, num_threads)
+                          parallel, num_threads, env)
     except (ListError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(outcome["summary"])

@@ -4,6 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import tone_clip, write_clip
@@ -123,3 +124,17 @@ def test_calling_errors_are_one_clear_line(task, tmp_path):
     err = run(BIN / "Train.sh", tmp_path / "s", root / "train1.txt", cwd=root,
               env_extra={"MIREX_MODELS_DIR": str(tmp_path / "no models")}, expect=1)
     assert "samplecnn-msd" in err and "MIREX_MODELS_DIR" in err
+
+
+def test_extraction_on_a_local_dask_cluster_equals_the_in_process_one(task):
+    root, items, folds, bad, env = task
+    run(BIN / "extractFeatures.sh", root / "scratch", root / "extract.txt", cwd=root,
+        env_extra=env)                              # in process (all cached if run before)
+    err = run(BIN / "extractFeatures.sh", root / "cluster scratch", root / "extract.txt",
+              cwd=root, env_extra={**env, "MIREX_CLUSTER": "local:2"})
+    assert "cluster local:2: 2 workers" in err and "broken clip.wav" in err
+    local = cache_entries(root / "scratch")
+    remote = cache_entries(root / "cluster scratch")
+    assert [p.name for p in local] == [p.name for p in remote] and len(remote) == len(items)
+    for a, b in zip(local, remote):
+        assert np.allclose(np.load(a), np.load(b), rtol=1e-6, atol=1e-7)
