@@ -14,6 +14,7 @@ import sys
 import click
 
 from .constants import DEFAULT_VARIANT, ENV_BACKBONES, ENV_MODELS_DIR, ENV_VARIANT
+from .pretrain.commands import run_door, trainer_options
 
 log = logging.getLogger("mirex")
 
@@ -190,133 +191,6 @@ def import_weights(hdf5, folder, name, no_flip, overwrite):
                f"weights {backbone.weights_sha256[:12]})")
 
 
-def _trainer_options(door: str):
-    """The options of ``mirex pretrain`` and ``mirex distil`` (one trainer), at the door's defaults."""
-    from .pretrain.options import DISTILL, MODES, Options
-    from .pretrain.schedule import POLICIES
-    from .pretrain.sources import SOURCES
-    from .pretrain.strategies import STRATEGIES
-
-    d = Options("", "")
-    if door == "distil":
-        from .pretrain.api import DISTIL_DEFAULTS
-
-        d = Options("", "", **DISTIL_DEFAULTS)
-
-    def floats(ctx, param, value):
-        return None if value is None else [float(v) for v in value.replace(" ", "").split(",") if v]
-
-    options = [
-        click.option("--out", "out_dir", required=door == "distil", type=click.Path(file_okay=False),
-                     help="Run folder (resumed when it holds a run); the backbone goes to OUT/backbone."),
-        click.option("--teacher", required=door == "distil", type=click.Path(file_okay=False),
-                     help="musicnn backbone folder, e.g. models/musicnn-msd (teacher mode)."),
-        click.option("--distill", type=click.Choice(DISTILL), default=d.distill, show_default=True,
-                     help="Teacher mode: regress its tag posteriors or its pooled features."),
-        click.option("--teacher-features", type=click.Choice(["pool", "max_pool"]),
-                     default=d.teacher_features, show_default=True),
-        click.option("--hop-frames", type=click.IntRange(min=1), default=d.hop_frames,
-                     show_default=True, help="16-ms frames between teacher windows."),
-        click.option("--valid-list", type=click.Path(dir_okay=False),
-                     help="Validation clips (default: hold out --valid-fraction)."),
-        click.option("--valid-fraction", type=float, default=d.valid_fraction, show_default=True),
-        click.option("--valid-segments", type=int, default=d.valid_segments, show_default=True,
-                     help="Fixed segments (teacher: windows) per validation clip."),
-        click.option("--config", default="paper", show_default=True,
-                     help="'paper', 'msd-released', a JSON file or inline JSON."),
-        click.option("--name", help="Backbone name (default: the --out folder's name)."),
-        click.option("--init-from", type=click.Path(exists=True),
-                     help="Backbone folder or .weights.h5 to start from."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=d.batch_size,
-                     show_default=True, help="Global batch, in segments."),
-        click.option("--lrs", callback=floats, help="Comma-separated learning rates of the "
-                     f"stages [default: {','.join(f'{v:g}' for v in d.lrs)}]."),
-        click.option("--lr", type=float, help="First stage's rate; each later one a fifth of it."),
-        click.option("--schedule", type=click.Choice(POLICIES), default=d.schedule,
-                     show_default=True, help="Next stage on a validation plateau, or "
-                     "stages spread over --minutes of training."),
-        click.option("--patience", type=click.IntRange(min=1), default=d.patience,
-                     show_default=True),
-        click.option("--epochs-per-stage", type=click.IntRange(min=1)),
-        click.option("--minutes", "budget_minutes", type=float, default=d.budget_minutes,
-                     show_default=True, help="Training-time budget (--schedule budget)."),
-        click.option("--steps-per-epoch", type=click.IntRange(min=1), default=d.steps_per_epoch,
-                     show_default=True, help="Batches per epoch (default: one pass)."),
-        click.option("--seed", type=int, default=d.seed, show_default=True),
-        click.option("--precision", default=d.precision, show_default=True,
-                     help="Keras dtype policy, e.g. mixed_bfloat16 (default float32)."),
-        click.option("--source", type=click.Choice(SOURCES), default=d.source, show_default=True,
-                     help="Crops streamed from the decoded-audio cache, or held in memory."),
-        click.option("--cache-dir", type=click.Path(file_okay=False),
-                     help="Decoded audio and teacher targets (default: OUT/cache)."),
-        click.option("--max-duration", type=float, default=d.max_duration, show_default=True,
-                     help="Seconds decoded per file."),
-        click.option("--workers", type=click.IntRange(min=1), default=d.workers,
-                     show_default=True, help="Decoding threads and batches read at once."),
-        click.option("--strategy", type=click.Choice(STRATEGIES), default="default",
-                     show_default=True, help="tf.distribute (TensorFlow backend only)."),
-        click.option("--max-minutes", type=float, help="Stop (with a checkpoint) after this long."),
-        click.option("--max-epochs", type=click.IntRange(min=0),
-                     help="Stop once this many epochs are done in all."),
-        click.option("--max-steps", type=click.IntRange(min=0),
-                     help="Stop after the epoch that reaches this many steps in all."),
-        click.option("--checkpoint-minutes", type=float, default=d.checkpoint_minutes,
-                     show_default=True, help="Also checkpoint within an epoch this often."),
-        click.option("--prepare-only", is_flag=True, help="Only fill the audio and teacher caches."),
-        click.option("--resume/--no-resume", default=d.resume, show_default=True,
-                     help="Continue the run in --out (else refuse a folder that holds one)."),
-        click.option("--num-threads", type=click.IntRange(min=1),
-                     help="CPU threads (default: all)."),
-        click.option("--benchmark", type=click.IntRange(min=1), metavar="STEPS",
-                     help="Time STEPS training steps of --config on random data and exit."),
-        click.option("--verbose", type=click.IntRange(0, 2), default=1, show_default=True,
-                     help="0 silent, 1 a progress bar per epoch, 2 a line per epoch."),
-    ]
-
-    def decorate(func):
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
-
-
-def _run_trainer(door: str, train_list, options: dict) -> None:
-    """Run one trainer door from the command line; print its result as JSON."""
-    import json
-
-    _setup_logging(1)
-    from .backbones import BackboneError
-    from .lists import ListError
-    from .pretrain import api
-
-    num_threads, steps = options.pop("num_threads"), options.pop("benchmark")
-    if num_threads:
-        from .embedding import configure_threads
-
-        configure_threads(num_threads)
-    lr = options.pop("lr")
-    if lr is not None:
-        options["lrs"] = api.divided_by_five(lr)
-    options = {k: v for k, v in options.items() if v is not None or k in ("teacher",)}
-    try:
-        if steps:
-            from .pretrain.bench import benchmark
-
-            result = benchmark(options.get("config", "paper"), options["batch_size"], steps,
-                               strategy=options["strategy"], precision=options.get("precision"))
-        elif train_list is None or options.get("out_dir") is None:
-            raise click.UsageError("--train-list and --out are required")
-        elif door == "pretrain":
-            result = api.pretrain(train_list, **options)
-        else:
-            result = api.distil(train_list, options.pop("teacher"), options.pop("out_dir"),
-                                **options)
-    except (ValueError, ListError, BackboneError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(result, indent=1, default=str))
-
-
 @main.command()
 @click.option("--train-list", type=click.Path(dir_okay=False),
               help="tags: 'path<TAB>tag1,tag2'; genres: 'path<TAB>genre'; teacher: paths.")
@@ -326,7 +200,7 @@ def _run_trainer(door: str, train_list, options: dict) -> None:
               help="Label vocabulary file, one per line, in output order.")
 @click.option("--teacher-hop", type=float, help="Seconds between teacher windows "
               "(instead of --hop-frames; rounded to 16-ms frames).")
-@_trainer_options("pretrain")
+@trainer_options("pretrain")
 def pretrain(train_list, **options):
     """Train a SampleCNN backbone on tags, genres or a musicnn teacher (the paper's recipe).
 
@@ -334,12 +208,13 @@ def pretrain(train_list, **options):
     validation improvement, crops streamed from the decoded-audio cache. Run
     the same command again to resume exactly where it stopped.
     """
-    _run_trainer("pretrain", train_list, options)
+    _setup_logging(1)
+    run_door("pretrain", train_list, options)
 
 
 @main.command()
 @click.argument("list_file", metavar="LIST", type=click.Path(dir_okay=False))
-@_trainer_options("distil")
+@trainer_options("distil")
 def distil(list_file, **options):
     """Distil a SampleCNN from a musicnn teacher on the audio of LIST (one path per line).
 
@@ -347,7 +222,8 @@ def distil(list_file, **options):
     lr 0.02 and its /5 stages spread over --minutes of training; any Keras
     backend (KERAS_BACKEND=jax on a GPU). Paths may be relative to LIST.
     """
-    _run_trainer("distil", list_file, options)
+    _setup_logging(1)
+    run_door("distil", list_file, options)
 
 
 def _systems(value: str) -> list[str]:

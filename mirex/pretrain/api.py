@@ -40,7 +40,7 @@ from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES
 from . import runs
 from .audiocache import AudioCache, KeyIndex
 from .checkpoints import CHECKPOINT_NAME
-from .options import Options, check
+from .options import DISTIL_DEFAULTS, Options, check
 from .output import summarize, write_backbone
 from .plans import validation_plan
 from .schedule import LRS, Schedule, divided_by_five
@@ -163,8 +163,7 @@ def _data(opts: Options, prep: _Prepared, base: dict):
 def _schedule(opts: Options) -> Schedule:
     budget = None if opts.budget_minutes is None else float(opts.budget_minutes) * 60.0
     return Schedule(lrs=opts.lrs, policy=opts.schedule, patience=opts.patience,
-                    epochs_per_stage=opts.epochs_per_stage, budget_seconds=budget,
-                    stage_fractions=opts.stage_fractions)
+                    epochs_per_stage=opts.epochs_per_stage, budget_seconds=budget)
 
 
 def _init_weights(path):
@@ -275,12 +274,6 @@ def pretrain(train_list, out_dir, *, teacher_hop: float | None = None, **options
     if opts.command is None:
         opts.command = command_line("pretrain", opts, Options(train_list, out_dir))
     return train(opts)
-
-
-#: What ``mirex distil`` changes of :class:`Options`: the shipped students' recipe.
-DISTIL_DEFAULTS = dict(mode="teacher", batch_size=64, lrs=divided_by_five(0.02),
-                       schedule="budget", budget_minutes=8.0, steps_per_epoch=200,
-                       precision="mixed_bfloat16", source="memory", workers=8, resume=False)
 
 
 def distil(list_path, teacher, out_dir, *, lr: float | None = None,

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..constants import MAX_DURATION, MAX_SEGMENTS
-from .schedule import LRS, POLICIES, STAGE_FRACTIONS
+from .schedule import LRS, POLICIES, divided_by_five
 from .sources import SOURCES
 from .teacher import DEFAULT_HOP_FRAMES, FEATURE_SETS
 
-__all__ = ["MODES", "DISTILL", "Options", "check"]
+__all__ = ["MODES", "DISTILL", "Options", "DISTIL_DEFAULTS", "check"]
 
 MODES = ("tags", "genres", "teacher")
 DISTILL = ("posteriors", "features")
@@ -83,7 +83,6 @@ class Options:
     patience: int = 3
     epochs_per_stage: int | None = None
     budget_minutes: float | None = None
-    stage_fractions: Sequence[float] = STAGE_FRACTIONS
     steps_per_epoch: int | None = None
     seed: int = 0
     precision: str | None = None
@@ -100,6 +99,12 @@ class Options:
     resume: bool = True
     verbose: int = 1
     command: str | None = None
+
+
+#: What ``mirex distil`` changes of :class:`Options`: the shipped students' recipe.
+DISTIL_DEFAULTS = dict(mode="teacher", batch_size=64, lrs=divided_by_five(0.02),
+                       schedule="budget", budget_minutes=8.0, steps_per_epoch=200,
+                       precision="mixed_bfloat16", source="memory", workers=8, resume=False)
 
 
 def check(opts: Options) -> None:
