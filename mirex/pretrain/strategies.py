@@ -23,7 +23,7 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def make_strategy(strategy):
-    """A ``tf.distribute.Strategy`` from its name (or the strategy itself); ``None`` for 'default'."""
+    """A ``tf.distribute.Strategy`` from its name (or itself); ``None`` for ``'default'``."""
     if strategy is None or strategy == "default":
         return None
     if not isinstance(strategy, str):

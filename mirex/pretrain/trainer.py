@@ -65,7 +65,7 @@ def make_optimizer(lr: float):
 
 def _batches(source, units, plan, batch_size: int, first_step: int, workers: int,
              with_targets: bool = True):
-    """A PyDataset of whole batches of ``plan`` from batch ``first_step`` on (a last part padded)."""
+    """A PyDataset of the batches of ``plan`` from batch ``first_step`` on (a last part padded)."""
     import keras
 
     rows_all, starts_all = plan
@@ -272,7 +272,8 @@ class Trainer:
                "lr": s["lr"], "steps": n_steps,
                "train_loss": round(s["train_loss_sum"] / max(1, n_steps), 6),
                **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},
-               "improved": int(improved), "wait": s["wait"], "seconds": round(s["epoch_seconds"], 2),
+               "improved": int(improved), "wait": s["wait"],
+               "seconds": round(s["epoch_seconds"], 2),
                "segments_per_s": (round(steps_here * self.batch_size / train_seconds, 2)
                                   if train_seconds > 0 else None)}
         s["rows"].append(row)
