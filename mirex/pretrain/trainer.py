@@ -90,29 +90,33 @@ def _batches(source, units, plan, batch_size: int, first_step: int, workers: int
     return Batches()
 
 
-class _Watch:
-    """Callback: records the running loss, stops ``fit`` when time is up or a checkpoint is due."""
+def _watch(trainer, deadline, due):
+    """Callback: counts the steps of a ``fit`` call, stops it when time is up or a checkpoint
+    is due. The loss is read once, after ``fit`` (:func:`_mean_loss`): reading it every step
+    would make an asynchronous backend (JAX) wait for each step."""
+    import keras
 
-    def __new__(cls, trainer, deadline, due):
-        import keras
+    class Watch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.done, self.logs, self.out_of_time = 0, None, False
 
-        class Watch(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.done, self.mean, self.out_of_time = 0, 0.0, False
+        def on_train_batch_end(self, batch, logs=None):
+            self.done, self.logs = batch + 1, logs
+            now = time.monotonic()
+            self.out_of_time = trainer.stop_requested or (deadline is not None and now >= deadline)
+            if self.out_of_time or (due is not None and now >= due):
+                self.model.stop_training = True
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.done, self.mean = batch + 1, float((logs or {}).get("loss", np.nan))
-                if not math.isfinite(self.mean):
-                    log.warning("step %d of the epoch: training loss is %s",
-                                trainer.state["step"] + self.done, self.mean)
-                now = time.monotonic()
-                self.out_of_time = trainer.stop_requested or (deadline is not None
-                                                              and now >= deadline)
-                if self.out_of_time or (due is not None and now >= due):
-                    self.model.stop_training = True
+    return Watch()
 
-        return Watch()
+
+def _mean_loss(watch) -> float:
+    """The mean training loss over the steps of the ``fit`` call ``watch`` watched."""
+    mean = float((watch.logs or {}).get("loss", np.nan))
+    if not math.isfinite(mean):
+        log.warning("training loss is %s", mean)
+    return mean
 
 
 class Trainer:
@@ -230,7 +234,7 @@ class Trainer:
             print(f"Epoch {s['epoch'] + 1} (stage {s['stage']}, lr {s['lr']:g})", flush=True)
         while s["step"] < n_steps:
             due = None if self.checkpoint_seconds is None else last_save + self.checkpoint_seconds
-            watch = _Watch(self, deadline, due)
+            watch = _watch(self, deadline, due)
             t0 = time.monotonic()
             self.model.fit(_batches(self.data.train, self.data.units, plan, self.batch_size,
                                     s["step"], self.workers), epochs=1, callbacks=[watch],
@@ -239,7 +243,7 @@ class Trainer:
             steps_here += watch.done
             s["step"] += watch.done
             s["steps"] += watch.done
-            s["train_loss_sum"] += watch.mean * watch.done
+            s["train_loss_sum"] += _mean_loss(watch) * watch.done
             if s["step"] < n_steps:
                 now = time.monotonic()
                 s["epoch_seconds"] += now - started
