@@ -215,6 +215,34 @@ def test_teacher_windows_hold_their_crops():
     assert M.r2(truth, truth) == 1.0
 
 
+def test_named_configs_have_one_table_and_the_old_spellings_as_aliases(tmp_path):
+    from mirex.backbones import samplecnn as SC
+
+    assert sorted(SC.CONFIGS) == ["msd-released", "paper"]
+    assert SC.named_config("paper") == SC.PAPER_CONFIG
+    for name in ("msd-released", "released", "msd"):
+        assert SC.resolve_config(name) == SC.MSD_RELEASED_CONFIG
+    assert SC.resolve_config(json.dumps(TINY)) == TINY
+    (tmp_path / "c.json").write_text(json.dumps(TINY))
+    assert SC.resolve_config(str(tmp_path / "c.json")) == TINY
+    config = SC.resolve_config("paper")
+    config["widths"][0] = 1                     # a copy: the table stays as it was
+    assert SC.PAPER_CONFIG["widths"][0] == 128
+    with pytest.raises(ValueError, match="not a known name"):
+        SC.resolve_config("papper")
+
+
+def test_a_strategy_needs_the_tensorflow_backend(monkeypatch):
+    import keras
+
+    from mirex.pretrain.strategies import make_strategy
+
+    assert make_strategy("default") is None
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+        make_strategy("mirrored")
+
+
 # ---------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------
