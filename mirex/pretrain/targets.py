@@ -58,23 +58,11 @@ TEACHER_SR, TEACHER_HOP, TEACHER_FRAMES = 16000, 256, 187
 # ---------------------------------------------------------------------------
 
 def read_tag_list(path: str | os.PathLike) -> list[tuple[str, list[str]]]:
-    """Read a multi-label list, ``path<TAB>tag1,tag2,...`` per line.
+    """``(audio path, tags)`` of each line of a multi-label list, ``path<TAB>tag1,tag2,...``.
 
-    Parameters
-    ----------
-    path : str or path-like
-        The list file.
-
-    Returns
-    -------
-    items : list of (str, list of str)
-        ``(audio path, tags)`` in file order; tags stripped of surrounding
-        spaces, empty ones (``a,,b``) dropped, duplicates removed (first kept).
-
-    Raises
-    ------
-    mirex.lists.ListError
-        On a line without a tab or without any tag.
+    Tags are stripped of surrounding spaces, empty ones (``a,,b``) dropped and
+    duplicates removed (first kept). Raises :class:`mirex.lists.ListError` on
+    a line without a tab or without any tag.
     """
     items = []
     for audio, field in read_labelled(path):
