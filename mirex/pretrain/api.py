@@ -100,7 +100,8 @@ def _prepare(opts: Options, settings: dict, prep: _Prepared, deadline) -> str | 
     if prep.tcache is not None:
         failed, complete = prep.tcache.prepare([(r["path"], r["key"])
                                                 for r in run.train + run.valid],
-                                               deadline=deadline, progress=True)
+                                               deadline=deadline, progress=True,
+                                               workers=opts.workers)
         if not complete:
             return "preparing"
         if failed:

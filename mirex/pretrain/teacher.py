@@ -215,11 +215,11 @@ class TeacherCache:
         self.n_computed += 1
 
     def prepare(self, items: Sequence[tuple[str, str]], deadline: float | None = None,
-                progress: bool = False):
+                progress: bool = False, workers: int = 1):
         """Compute the targets of every file not yet cached.
 
-        Decoding and the log-mel front end of the next file run in a thread
-        while the teacher network runs on the current one.
+        Decoding and the log-mel front end of the next ``workers`` files run
+        in threads while the teacher network runs on the current one.
 
         Parameters
         ----------
@@ -228,6 +228,8 @@ class TeacherCache:
             ``time.monotonic()`` value after which no new file is started.
         progress : bool
             Log progress every 10 % of the files.
+        workers : int
+            Files decoded ahead, each in its own thread.
 
         Returns
         -------
@@ -245,25 +247,28 @@ class TeacherCache:
             return failed, True
         log.info("teacher %s: computing targets of %d files into %s", self.teacher.name,
                  len(todo), self.folder)
-        started, step = time.monotonic(), max(1, len(todo) // 10)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(self._decode, todo[0][0])
+        started, step, ahead = time.monotonic(), max(1, len(todo) // 10), max(1, int(workers))
+        with ThreadPoolExecutor(max_workers=ahead) as pool:
+            futures = [pool.submit(self._decode, path) for path, _ in todo[:ahead]]
             for i, (path, key) in enumerate(todo):
                 try:
-                    patches = future.result()
+                    patches = futures[i].result()
                 except AudioError as exc:
                     patches = None
                     failed[path] = exc.reason
                     log.warning("skipped: %s", exc)
                 stop = deadline is not None and time.monotonic() > deadline
-                if i + 1 < len(todo) and not stop:
-                    future = pool.submit(self._decode, todo[i + 1][0])
+                if i + ahead < len(todo) and not stop:
+                    futures.append(pool.submit(self._decode, todo[i + ahead][0]))
+                futures[i] = None                      # the patches are held once
                 if patches is not None:
                     self._store(key, patches)
                 if progress and ((i + 1) % step == 0 or i + 1 == len(todo)):
                     log.info("teacher targets: %d/%d files (%.0f s)", i + 1, len(todo),
                              time.monotonic() - started)
                 if stop and i + 1 < len(todo):
+                    for future in futures[i + 1:]:
+                        future.cancel()
                     return failed, False
         return failed, True
 
