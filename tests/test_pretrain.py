@@ -367,6 +367,13 @@ def test_interrupted_run_resumes_where_it_stopped(corpus, tmp_path):
         for key in ("train_loss", "val_loss"):
             assert float(ra[key]) == pytest.approx(float(rb[key]), rel=1e-4)
     assert whole["best_val_loss"] == pytest.approx(result["best_val_loss"], rel=1e-4)
+    # a checkpoint after every step (checkpoint_minutes=0) cuts each epoch but changes nothing
+    saved = TR.pretrain(corpus["tags"], tmp_path / "saved", mode="tags", cache_dir=cache,
+                        max_epochs=2, checkpoint_minutes=0, **FAST)
+    assert saved["status"] == "paused" and saved["epoch"] == 2
+    for ra, rc in zip(a, _rows(tmp_path / "saved")):
+        for key in ("train_loss", "val_loss"):
+            assert float(ra[key]) == pytest.approx(float(rc[key]), rel=1e-4)
 
 
 def test_learning_rate_stages_follow_patience(corpus, tmp_path, monkeypatch):
