@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write_text, sha256_file
+from ..fileio import atomic_write_text, read_manifest, sha256_file
 from ..lists import ListError
 from .audiocache import AudioCache, KeyIndex, dedupe
 from .checkpoints import now
@@ -145,12 +145,9 @@ def new_run(settings: dict, train_list, valid_list, valid_fraction: float, vocab
 
 def load_run(out_dir: Path, settings: dict) -> Run | None:
     """The frozen run of ``out_dir``, checked against ``settings``; ``None`` when there is none."""
-    try:
-        raw = json.loads((Path(out_dir) / RUN_NAME).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not (Path(out_dir) / RUN_NAME).exists():
         return None
-    if raw.get("format") != RUN_FORMAT:
-        raise ValueError(f"{Path(out_dir) / RUN_NAME}: not a {RUN_FORMAT} file")
+    raw = read_manifest(out_dir, RUN_NAME, RUN_FORMAT)
     old = raw["settings"]
     differ = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
     if differ:
