@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
     from mirex.backbones import load_backbone
     from mirex.backbones.musicnn import load_musicnn, musicnn_embed
     from mirex.lists import read_paths
-    from mirex.pretrain.teacher import tag_agreement
+    from mirex.pretrain.metrics import tag_agreement
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("student")

@@ -18,6 +18,7 @@ import click
 from . import config
 from .constants import DEFAULT_VARIANT
 from .engines import ENGINES, PRECISIONS
+from .pretrain.commands import run_door, trainer_options
 from .systems import SYSTEMS
 
 log = logging.getLogger("mirex")
@@ -226,14 +227,13 @@ def train_and_classify(scratch, train_list, test_list, out_list, seed, extractor
 def init_backbone(folder, name, seed, architecture, overwrite):
     """Write an UNTRAINED, seeded random SampleCNN backbone into FOLDER."""
     from .backbones import MANIFEST_NAME, create_random_backbone
-    from .backbones.samplecnn import MSD_RELEASED_CONFIG, PAPER_CONFIG
+    from .backbones.samplecnn import named_config
 
     if (Path(folder) / MANIFEST_NAME).exists() and not overwrite:
         raise click.ClickException(f"{folder}: a backbone is already there; pass --overwrite "
                                    f"to replace it")
-
-    config = PAPER_CONFIG if architecture == "paper" else MSD_RELEASED_CONFIG
-    backbone = create_random_backbone(folder, name=name, config=config, seed=seed)
+    backbone = create_random_backbone(folder, name=name, config=named_config(architecture),
+                                      seed=seed)
     click.echo(f"{backbone.path}: untrained {architecture} SampleCNN '{name}' "
                f"(seed {seed}, {backbone.embedding_dim}-d embedding)")
 
@@ -277,24 +277,39 @@ def import_musicnn(source, out_dir, which):
     click.echo(f"{out_dir}: {manifest['name']} ({manifest['weights']['sha256'][:12]})")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def pretrain(args):
-    """Train a SampleCNN backbone (tags, genres or a teacher's targets); --help for options."""
-    from .pretrain.train import main as pretrain_main
+@main.command()
+@click.option("--train-list", type=click.Path(dir_okay=False),
+              help="tags: 'path<TAB>tag1,tag2'; genres: 'path<TAB>genre'; teacher: paths.")
+@click.option("--mode", type=click.Choice(["tags", "genres", "teacher"]), default="tags",
+              show_default=True, help="Multi-label tags, single-label genres, or a teacher.")
+@click.option("--labels", type=click.Path(dir_okay=False),
+              help="Label vocabulary file, one per line, in output order.")
+@click.option("--teacher-hop", type=float, help="Seconds between teacher windows "
+              "(instead of --hop-frames; rounded to 16-ms frames).")
+@trainer_options("pretrain")
+def pretrain(train_list, **options):
+    """Train a SampleCNN backbone on tags, genres or a musicnn teacher (the paper's recipe).
 
-    sys.exit(pretrain_main(list(args)))
+    Batch 23, SGD Nesterov, lr 0.01 then /5 after --patience epochs without
+    validation improvement, crops streamed from the decoded-audio cache. Run
+    the same command again to resume exactly where it stopped.
+    """
+    _setup_logging(1)
+    run_door("pretrain", train_list, options)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def distil(args):
-    """Distil a SampleCNN from a musicnn teacher, corpus in memory, any Keras backend; --help."""
-    from .pretrain.inmemory import main as distil_main
+@main.command()
+@click.argument("list_file", metavar="LIST", type=click.Path(dir_okay=False))
+@trainer_options("distil")
+def distil(list_file, **options):
+    """Distil a SampleCNN from a musicnn teacher on the audio of LIST (one path per line).
 
-    sys.exit(distil_main(list(args)))
+    The shipped students' recipe: corpus in memory, mixed bfloat16, batch 64,
+    lr 0.02 and its /5 stages spread over --minutes of training; any Keras
+    backend (KERAS_BACKEND=jax on a GPU). Paths may be relative to LIST.
+    """
+    _setup_logging(1)
+    run_door("distil", list_file, options)
 
 
 def _systems(value: str) -> list[str]:
@@ -377,4 +392,4 @@ def demo(out_dir, clips_per_class, n_classes, duration):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    main(prog_name="mirex")

@@ -15,19 +15,44 @@ def test_every_command_has_help(command):
     assert result.exit_code == 0 and "Usage:" in result.output
 
 
-@pytest.mark.parametrize("command, option", [("pretrain", "--teacher"),
-                                             ("distil", "--minutes")])
-def test_trainers_receive_their_arguments(command, option, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"], standalone_mode=False)
-    assert exit_.value.code == 0
-    assert option in capsys.readouterr().out
+@pytest.mark.parametrize("command, options", [
+    ("pretrain", ["--train-list", "--mode", "--teacher", "--teacher-hop", "--strategy",
+                  "--max-minutes", "--lrs", "--benchmark"]),
+    ("distil", ["--teacher", "--minutes", "--lr", "--hop-frames", "--precision", "--resume",
+                "--init-from", "--max-steps"])])
+def test_trainers_are_click_commands_with_every_option(command, options):
+    result = CliRunner().invoke(main, [command, "--help"], prog_name="mirex")
+    assert result.exit_code == 0
+    assert result.output.startswith(f"Usage: mirex {command} ")
+    assert all(option in result.output for option in options)
 
 
-def test_distil_without_a_teacher_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(["distil", "list.txt"], standalone_mode=False)
-    assert exit_.value.code == 2 and "--teacher" in capsys.readouterr().err
+def test_trainers_forward_their_options_to_the_one_trainer(monkeypatch, tmp_path):
+    from mirex.pretrain import api
+
+    calls = []
+    monkeypatch.setattr(api, "train", lambda opts: calls.append(opts) or {"status": "x"})
+    runner = CliRunner()
+    done = runner.invoke(main, ["pretrain", "--train-list", "l.txt", "--out", str(tmp_path),
+                                "--mode", "genres", "--lrs", "0.1,0.02", "--teacher-hop", "1"])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(main, ["distil", "l.txt", "--teacher", "t", "--out", str(tmp_path),
+                                "--lr", "0.05", "--minutes", "3", "--hop-frames", "16"])
+    assert done.exit_code == 0, done.output
+    pre, dis = calls
+    assert (pre.mode, pre.lrs, pre.hop_frames, pre.batch_size) == ("genres", [0.1, 0.02], 62, 23)
+    assert (pre.schedule, pre.source, pre.resume) == ("plateau", "disk", True)
+    assert (dis.mode, dis.teacher, dis.hop_frames, dis.batch_size) == ("teacher", "t", 16, 64)
+    assert dis.lrs == pytest.approx([0.05 / 5 ** k for k in range(5)])
+    assert (dis.schedule, dis.budget_minutes, dis.source, dis.resume) == ("budget", 3.0,
+                                                                          "memory", False)
+    assert pre.command.startswith("mirex pretrain --train-list l.txt")
+    assert dis.command.startswith("mirex distil l.txt --teacher t")
+
+
+def test_distil_without_a_teacher_is_a_usage_error():
+    result = CliRunner().invoke(main, ["distil", "list.txt", "--out", "o"])
+    assert result.exit_code == 2 and "--teacher" in result.output
 
 
 def test_unknown_variant_is_one_clear_error(tmp_path):

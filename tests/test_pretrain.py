@@ -1,4 +1,4 @@
-"""mirex.pretrain.train / data / teacher: a tiny SampleCNN trained for a few steps.
+"""mirex.pretrain (the one trainer, ``mirex pretrain``): a tiny SampleCNN trained a few steps.
 
 Every clip is generated here (a few seconds, written with soundfile); the
 teacher is the committed ``models/musicnn-msd``. Runs use a narrow SampleCNN
@@ -21,11 +21,22 @@ import pytest
 
 from conftest import tone_clip, write_clip
 
+from mirex.backbones.samplecnn import validate_config
 from mirex.constants import MSD_TAGS, SAMPLE_RATE, SEGMENT_SAMPLES
-from mirex.pretrain import data as D
+from mirex.fileio import sha256_file
+from mirex.lists import ListError, read_paths
+from mirex.pretrain import api as TR
+from mirex.pretrain import audiocache as AC
+from mirex.pretrain import checkpoints as CK
+from mirex.pretrain import metrics as M
+from mirex.pretrain import plans as P
+from mirex.pretrain import sources as S
+from mirex.pretrain import targets as TG
 from mirex.pretrain import teacher as T
-from mirex.pretrain import train as TR
+from mirex.pretrain.output import BACKBONE_DIR
+from mirex.pretrain.schedule import Schedule
 from mirex.pretrain.student import build_student
+from mirex.pretrain.trainer import Trainer, _batches
 
 REPO = Path(__file__).resolve().parent.parent
 MUSICNN_MSD = REPO / "models" / "musicnn-msd"
@@ -59,12 +70,12 @@ def corpus(tmp_path_factory):
 
 
 def _rows(out_dir) -> list[dict]:
-    with open(Path(out_dir) / TR.LOG_NAME, newline="") as handle:
+    with open(Path(out_dir) / CK.LOG_NAME, newline="") as handle:
         return list(csv.DictReader(handle))
 
 
 def _state(out_dir) -> dict:
-    return json.loads((Path(out_dir) / TR.CHECKPOINT_NAME).read_text())
+    return json.loads((Path(out_dir) / CK.CHECKPOINT_NAME).read_text())
 
 
 # ---------------------------------------------------------------------------
@@ -74,30 +85,32 @@ def _state(out_dir) -> dict:
 def test_tag_list_and_vocabulary(tmp_path):
     lst = tmp_path / "tags.txt"
     lst.write_text("a.wav\trock, female vocalists ,rock\nb.wav\tjazz\nc.wav\tpolka\n")
-    items = D.read_tag_list(lst)
+    items = TG.read_tag_list(lst)
     assert items[0] == ("a.wav", ["rock", "female vocalists"])
-    vocab, kept, dropped = D.make_vocabulary(items)
+    vocab, kept, dropped = TG.make_vocabulary(items)
     assert vocab == ["female vocalists", "jazz", "polka", "rock"] and len(kept) == 3
     vocab_file = tmp_path / "vocab.txt"
     vocab_file.write_text("rock\njazz\n")
-    vocab, kept, dropped = D.make_vocabulary(items, D.read_vocabulary(vocab_file))
+    vocab, kept, dropped = TG.make_vocabulary(items, TG.read_vocabulary(vocab_file))
     assert vocab == ["rock", "jazz"]
     assert [k[1] for k in kept] == [["rock"], ["jazz"]]
     assert dropped == {"labels": 2, "clips": 1}
-    y = D.encode_labels([k[1] for k in kept], vocab)
+    y = TG.encode_labels([k[1] for k in kept], vocab)
     assert y.tolist() == [[1, 0], [0, 1]]
     bad = tmp_path / "bad.txt"
     bad.write_text("a.wav\t , \n")
-    with pytest.raises(D.ListError):
-        D.read_tag_list(bad)
+    with pytest.raises(ListError):
+        TG.read_tag_list(bad)
 
 
 def test_epoch_plan_is_a_function_of_seed_and_epoch():
     lengths = [SEGMENT_SAMPLES * 3 + 5, 40000, SEGMENT_SAMPLES * 10]
-    a = D.epoch_plan(lengths, seed=7, epoch=3, multiple_of=4)
-    b = D.epoch_plan(lengths, seed=7, epoch=3, multiple_of=4)
-    c = D.epoch_plan(lengths, seed=7, epoch=4, multiple_of=4)
-    d = D.epoch_plan(lengths, seed=8, epoch=3, multiple_of=4)
+    units = TG.label_units(lengths)
+    n = P.n_epoch_segments(units, None, 4)
+    a = P.epoch_plan(units, seed=7, epoch=3, n_segments=n)
+    b = P.epoch_plan(units, seed=7, epoch=3, n_segments=n)
+    c = P.epoch_plan(units, seed=7, epoch=4, n_segments=n)
+    d = P.epoch_plan(units, seed=8, epoch=3, n_segments=n)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[1], c[1]) and not np.array_equal(a[1], d[1])
     clip, start = a
@@ -105,50 +118,129 @@ def test_epoch_plan_is_a_function_of_seed_and_epoch():
     room = np.maximum(np.array(lengths)[clip] - SEGMENT_SAMPLES, 0)
     assert np.all((start >= 0) & (start <= room))
     assert np.all(start[clip == 1] == 0)       # shorter than a segment
-    assert D.epoch_plan(lengths, 0, 0, n_segments=46)[0].size == 46
-    skipped = D.shard_plan(a, skip=8)
-    assert np.array_equal(skipped[0], clip[8:])
+    assert P.epoch_plan(units, 0, 0, P.n_epoch_segments(units, 46, 1))[0].size == 46
 
 
 def test_cache_holds_float16_audio_and_crops_match_segments(corpus, tmp_path):
     from mirex.audio import load, segment
 
-    path = D.read_paths(corpus["paths"])[4]
-    index = D.KeyIndex(tmp_path / "index.json")
+    path = read_paths(corpus["paths"])[4]
+    index = AC.KeyIndex(tmp_path / "index.json")
     key = index.key(path)
-    assert key == D.sha256_file(path) and index.n_hashed == 1
+    assert key == sha256_file(path) and index.n_hashed == 1
     index.save()
-    again = D.KeyIndex(tmp_path / "index.json")
+    again = AC.KeyIndex(tmp_path / "index.json")
     assert again.key(path) == key and again.n_hashed == 0
-    cache = D.AudioCache(tmp_path)
+    cache = AC.AudioCache(tmp_path)
     clip = cache.get(path, key)
     assert cache.n_decoded == 1 and cache.get(path, key) == clip and cache.n_decoded == 1
     y = load(path)
     assert clip.n_samples == y.size
-    plan = D.validation_plan([clip.n_samples], max_segments=10)
-    crops = D.read_crops([clip], *plan)
+    starts = P.segment_starts(clip.n_samples, max_segments=10)
+    crops = S.DiskSource([clip]).crops(np.zeros(starts.size, np.int64), starts)[..., 0]
     np.testing.assert_allclose(crops, segment(y), atol=1e-3)    # float16 rounding
-    tiny = D.CachedClip(path, key, clip.file, clip.offset, 1000)
-    tiled = D.read_crop(tiny, 0)
+    tiny = AC.CachedClip(path, key, clip.file, clip.offset, 1000)
+    tiled = S.read_crop(tiny, 0)
     assert tiled.shape == (SEGMENT_SAMPLES,)
     np.testing.assert_array_equal(tiled[1000:2000], tiled[:1000])
 
 
-def test_teacher_grid_and_interpolation():
-    hop = T.hop_frames(1.0)
-    assert hop == 62
-    centres = T.window_centres(3, hop)
-    np.testing.assert_allclose(centres, (np.arange(3) * 62 + 93) * 256 / 16000)
-    values = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 5.0]], np.float32)
-    at = T.interpolate(centres, values, np.array([0.0, centres[1], (centres[1] + centres[2]) / 2,
-                                                  99.0]))
-    np.testing.assert_allclose(at, [[0, 1], [1, 3], [1.5, 4], [2, 5]], atol=1e-6)
-    start = np.array([0])
-    np.testing.assert_allclose(T.segment_centres(start), SEGMENT_SAMPLES / 2 / SAMPLE_RATE)
+def test_both_sources_give_the_same_crops_for_the_same_plan(corpus, tmp_path):
+    """Disk and memory sources cut the same samples; a resumed epoch reads the rest of its plan."""
+    cache, index = AC.AudioCache(tmp_path), AC.KeyIndex(tmp_path / "index.json")
+    paths = read_paths(corpus["paths"])
+    clips = [cache.get(p, index.key(p)) for p in paths]
+    short = AC.CachedClip(paths[0], "short", clips[0].file, clips[0].offset, 1000)
+    clips.append(short)                                  # tiled up to one segment
+    disk, memory = S.make_source("disk", clips), S.make_source("memory", clips)
+    assert np.array_equal(disk.lengths, memory.lengths) and disk.hours == memory.hours
+    units = TG.label_units(disk.lengths, np.eye(len(clips), dtype=np.float32))
+    plan = P.epoch_plan(units, seed=3, epoch=1, n_segments=24)
+    a, b = disk.crops(units.clip[plan[0]], plan[1]), memory.crops(units.clip[plan[0]], plan[1])
+    assert a.shape == (24, SEGMENT_SAMPLES, 1) and np.array_equal(a, b)
+    np.testing.assert_array_equal(memory.crop(len(clips) - 1, 0)[1000:2000],
+                                  memory.crop(len(clips) - 1, 0)[:1000])
+    rest = _batches(memory, units, plan, 4, first_step=2, workers=1)
+    assert len(rest) == 4
+    x, y = rest[0]
+    assert np.array_equal(x, a[8:12]) and np.array_equal(y, units.y[plan[0][8:12]])
+
+
+def test_schedule_plateau_and_budget_policies():
+    plateau = Schedule(lrs=(0.01, 0.002), patience=2)
+    s = plateau.initial_state()
+    for improved, over in ((True, False), (False, False), (False, True)):
+        plateau.count(s, improved)
+        assert plateau.advance(s) is over
+    assert (s["stage"], s["lr"], s["wait"], s["finished"]) == (1, 0.002, 0, False)
+    for _ in range(2):
+        plateau.count(s, False)
+        plateau.advance(s)
+    assert s["finished"]
+    budget = Schedule(lrs=(0.02, 0.004, 0.0008), policy="budget", budget_seconds=100.0)
+    s = budget.initial_state()
+    assert not budget.begin_epoch(s) and s["lr"] == 0.02
+    s["seconds"] = 60.0
+    assert budget.begin_epoch(s) and (s["stage"], s["lr"]) == (1, 0.004)
+    budget.count(s, False)
+    assert not budget.advance(s) and not s["finished"]
+    s["seconds"] = 100.0
+    budget.advance(s)
+    assert s["finished"]
+    with pytest.raises(ValueError, match="budget"):
+        Schedule(policy="budget")
+
+
+def test_teacher_windows_hold_their_crops():
+    assert T.hop_frames(1.0) == 62 and T.DEFAULT_HOP_FRAMES == 32
+    centres = T.window_centres(3, 32)
+    np.testing.assert_allclose(centres, (np.arange(3) * 32 + 93) * 256 / 16000)
+    lengths = [SAMPLE_RATE * 5, SEGMENT_SAMPLES + 100, 1000]
+    outputs = [np.full((n, 2), c, np.float32) for c, n in enumerate((6, 1, 1))]
+    units = TG.teacher_units(lengths, outputs, hop_frames=32)
+    first = units.start[units.clip == 0]
+    assert first[1] - first[0] == round(32 * 256 / 16000 * SAMPLE_RATE)
+    assert np.all((units.room >= 0) & (units.room <= TG.window_slack()))
+    assert TG.window_slack() == round(187 * 256 / 16000 * SAMPLE_RATE) - SEGMENT_SAMPLES
+    # the latest crop of every window ends inside its clip (or the clip is tiled)
+    ends = units.start + units.room + SEGMENT_SAMPLES
+    longer = np.array(lengths)[units.clip] >= SEGMENT_SAMPLES
+    assert np.all(ends[longer] <= np.array(lengths)[units.clip][longer])
+    assert units.y[units.clip == 2].tolist() == [[2.0, 2.0]]
+    plan = P.validation_plan(units, lengths, max_segments=2, windows=True)
+    assert plan[0].tolist() == [0, 5, 6, 7]
     truth = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
-    assert T.tag_agreement(truth, truth, 0.5) == (1.0, 2)
-    assert T.tag_agreement(truth, truth, top_k=1)[0] == 1.0
-    assert T.r2(truth, truth) == 1.0
+    assert M.tag_agreement(truth, truth, 0.5) == (1.0, 2)
+    assert M.tag_agreement(truth, truth, top_k=1)[0] == 1.0
+    assert M.r2(truth, truth) == 1.0
+
+
+def test_named_configs_have_one_table_and_the_old_spellings_as_aliases(tmp_path):
+    from mirex.backbones import samplecnn as SC
+
+    assert sorted(SC.CONFIGS) == ["msd-released", "paper"]
+    assert SC.named_config("paper") == SC.PAPER_CONFIG
+    for name in ("msd-released", "released", "msd"):
+        assert SC.resolve_config(name) == SC.MSD_RELEASED_CONFIG
+    assert SC.resolve_config(json.dumps(TINY)) == TINY
+    (tmp_path / "c.json").write_text(json.dumps(TINY))
+    assert SC.resolve_config(str(tmp_path / "c.json")) == TINY
+    config = SC.resolve_config("paper")
+    config["widths"][0] = 1                     # a copy: the table stays as it was
+    assert SC.PAPER_CONFIG["widths"][0] == 128
+    with pytest.raises(ValueError, match="not a known name"):
+        SC.resolve_config("papper")
+
+
+def test_a_strategy_needs_the_tensorflow_backend(monkeypatch):
+    import keras
+
+    from mirex.pretrain.strategies import make_strategy
+
+    assert make_strategy("default") is None
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+        make_strategy("mirrored")
 
 
 # ---------------------------------------------------------------------------
@@ -157,7 +249,7 @@ def test_teacher_grid_and_interpolation():
 
 def test_tags_run_writes_a_backbone_and_reuses_the_decoded_audio(corpus, tmp_path):
     from mirex.backbones import load_backbone
-    from mirex.embedding import FeatureModel
+    from mirex.engines.keras import KerasEngine
 
     cache = tmp_path / "cache"
     result = TR.pretrain(corpus["tags"], tmp_path / "run1", mode="tags", cache_dir=cache,
@@ -169,11 +261,11 @@ def test_tags_run_writes_a_backbone_and_reuses_the_decoded_audio(corpus, tmp_pat
     prov = backbone.manifest["provenance"]
     assert prov["mode"] == "tags" and prov["epochs"] == 1 and prov["complete"] is False
     assert prov["corpus"]["clips"] == 4 and prov["corpus"]["valid_clips"] == 2
-    assert prov["hours"] > 0 and "python -m mirex.pretrain.train" in prov["command"]
+    assert prov["hours"] > 0 and prov["command"].startswith("mirex pretrain --train-list")
     assert prov["val"]["val_loss"] is not None
     rows = _rows(tmp_path / "run1")
     assert [r["epoch"] for r in rows] == ["1"] and rows[0]["val_auc"] != ""
-    features = FeatureModel(backbone).segment_features(np.zeros((2, SEGMENT_SAMPLES), np.float32))
+    features = KerasEngine(backbone, 4).segment_features(np.zeros((2, SEGMENT_SAMPLES), np.float32))
     assert features.shape == (2, backbone.embedding_dim)
 
     entries = sorted((cache / "audio-22050-600s").rglob("*.npy"))
@@ -185,20 +277,26 @@ def test_tags_run_writes_a_backbone_and_reuses_the_decoded_audio(corpus, tmp_pat
     assert [p.stat().st_mtime_ns for p in entries] == mtimes
 
 
-def test_genres_run_through_the_command_line(corpus, tmp_path, capsys):
+def test_genres_run_through_the_command_line(corpus, tmp_path):
+    from click.testing import CliRunner
+
+    from mirex.cli import main
+
     out = tmp_path / "genres"
-    code = TR.main(["--mode", "genres", "--train-list", str(corpus["genres"]), "--out", str(out),
-                    "--config", json.dumps(TINY), "--steps-per-epoch", "2", "--batch-size", "4",
-                    "--valid-segments", "2", "--valid-fraction", "0.5", "--max-epochs", "1",
-                    "--verbose", "0", "--name", "samplecnn-genres-test"])
-    assert code == 0
-    printed = json.loads(capsys.readouterr().out)
+    done = CliRunner().invoke(main, [
+        "pretrain", "--mode", "genres", "--train-list", str(corpus["genres"]), "--out", str(out),
+        "--config", json.dumps(TINY), "--steps-per-epoch", "2", "--batch-size", "4",
+        "--valid-segments", "2", "--valid-fraction", "0.5", "--max-epochs", "1",
+        "--verbose", "0", "--name", "samplecnn-genres-test"])
+    assert done.exit_code == 0, done.output
+    printed = json.loads(done.stdout)
     assert printed["status"] == "paused" and printed["epoch"] == 1
     manifest = json.loads((out / "backbone" / "manifest.json").read_text())
     assert manifest["name"] == "samplecnn-genres-test"
     assert manifest["config"]["output_activation"] == "softmax"
     assert manifest["labels"] == ["high", "low", "noise"]
-    assert manifest["provenance"]["command"].startswith("python -m mirex.pretrain.train --mode")
+    command = manifest["provenance"]["command"]
+    assert command.startswith("mirex pretrain --train-list") and "--mode genres" in command
     assert _rows(out)[0]["val_accuracy"] != ""
 
 
@@ -220,7 +318,7 @@ def test_teacher_posteriors_run(corpus, teacher_cache, tmp_path):
     assert backbone.trained and backbone.manifest["labels"] == list(MSD_TAGS)
     assert backbone.config["n_outputs"] == 50
     teacher = backbone.manifest["provenance"]["teacher"]
-    assert teacher["name"] == "musicnn-msd" and teacher["hop_frames"] == 62
+    assert teacher["name"] == "musicnn-msd" and teacher["hop_frames"] == 32
     assert teacher["weights_sha256"] == json.loads(
         (MUSICNN_MSD / "manifest.json").read_text())["weights"]["sha256"]
     row = _rows(tmp_path / "distil")[0]
@@ -269,12 +367,19 @@ def test_interrupted_run_resumes_where_it_stopped(corpus, tmp_path):
         for key in ("train_loss", "val_loss"):
             assert float(ra[key]) == pytest.approx(float(rb[key]), rel=1e-4)
     assert whole["best_val_loss"] == pytest.approx(result["best_val_loss"], rel=1e-4)
+    # a checkpoint after every step (checkpoint_minutes=0) cuts each epoch but changes nothing
+    saved = TR.pretrain(corpus["tags"], tmp_path / "saved", mode="tags", cache_dir=cache,
+                        max_epochs=2, checkpoint_minutes=0, **FAST)
+    assert saved["status"] == "paused" and saved["epoch"] == 2
+    for ra, rc in zip(a, _rows(tmp_path / "saved")):
+        for key in ("train_loss", "val_loss"):
+            assert float(ra[key]) == pytest.approx(float(rc[key]), rel=1e-4)
 
 
 def test_learning_rate_stages_follow_patience(corpus, tmp_path, monkeypatch):
     """Scripted validation losses: two non-improving epochs end a stage (patience 2)."""
     losses = iter([1.0, 0.8, 0.9, 0.85, 0.7, 0.75, 0.75, 0.9, 0.9])
-    monkeypatch.setattr(TR._Session, "evaluate", lambda self: {"val_loss": next(losses)})
+    monkeypatch.setattr(Trainer, "evaluate", lambda self: {"val_loss": next(losses)})
     out = tmp_path / "stages"
     kw = dict(mode="tags", cache_dir=tmp_path / "cache", patience=2, lrs=(0.01, 0.002, 0.0004),
               **FAST)
@@ -284,14 +389,13 @@ def test_learning_rate_stages_follow_patience(corpus, tmp_path, monkeypatch):
             state["wait"]) == (1, 0.002, 4, 0, 0)
     assert result["best_epoch"] == 2
     # the new stage starts from the best weights, with fresh momenta
-    model = build_student(
-        {**TR.validate_config(TINY), "n_outputs": 5}, None, 0)[0]
-    model.load_weights(out / TR.CHECKPOINT_DIR / state["files"]["weights"]["file"])
+    model = build_student({**validate_config(TINY), "n_outputs": 5}, None, 0)[0]
+    model.load_weights(out / CK.CHECKPOINT_DIR / state["files"]["weights"]["file"])
     current = [w.copy() for w in model.get_weights()]
-    model.load_weights(out / TR.CHECKPOINT_DIR / state["files"]["best"]["file"])
+    model.load_weights(out / CK.CHECKPOINT_DIR / state["files"]["best"]["file"])
     for x, y in zip(current, model.get_weights()):
         np.testing.assert_array_equal(x, y)
-    with np.load(out / TR.CHECKPOINT_DIR / state["files"]["optimizer"]["file"]) as saved:
+    with np.load(out / CK.CHECKPOINT_DIR / state["files"]["optimizer"]["file"]) as saved:
         assert float(saved["1"]) == pytest.approx(0.002)                  # learning rate
         assert all(not np.any(saved[str(i)]) for i in range(2, len(saved.files)))
     result = TR.pretrain(corpus["tags"], out, **kw)
@@ -312,7 +416,7 @@ def test_resume_refuses_other_settings_and_corrupt_checkpoints(corpus, tmp_path)
         TR.pretrain(corpus["tags"], out, mode="tags", cache_dir=tmp_path / "cache", seed=1,
                     max_epochs=2, **FAST)
     state = _state(out)
-    weights = out / TR.CHECKPOINT_DIR / state["files"]["weights"]["file"]
+    weights = out / CK.CHECKPOINT_DIR / state["files"]["weights"]["file"]
     weights.write_bytes(weights.read_bytes()[:-10])
     with pytest.raises(ValueError, match="corrupt checkpoint"):
         TR.pretrain(corpus["tags"], out, mode="tags", cache_dir=tmp_path / "cache",
@@ -324,7 +428,7 @@ _QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 def _endless_run(corpus, out) -> list[str]:
     """Command line of a tiny tags run that would go on for a very long time."""
-    return [sys.executable, "-m", "mirex.pretrain.train", "--mode", "tags",
+    return [sys.executable, "-m", "mirex.cli", "pretrain", "--mode", "tags",
             "--train-list", str(corpus["tags"]), "--out", str(out),
             "--config", json.dumps(TINY), "--steps-per-epoch", "2", "--batch-size", "4",
             "--valid-segments", "2", "--valid-fraction", "0.3", "--workers", "1",
@@ -339,7 +443,7 @@ def test_sigkill_then_resume(corpus, tmp_path):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if (out / TR.CHECKPOINT_NAME).is_file() and _state(out)["epoch"] >= 1:
+            if (out / CK.CHECKPOINT_NAME).is_file() and _state(out)["epoch"] >= 1:
                 break
             time.sleep(0.05)
         else:
@@ -362,7 +466,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(corpus, tmp_path):
     proc = subprocess.Popen(_endless_run(corpus, out), cwd=REPO, env=_QUIET,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not ((out / TR.CHECKPOINT_NAME).is_file() and _state(out)["epoch"] >= 1):
+    while not ((out / CK.CHECKPOINT_NAME).is_file() and _state(out)["epoch"] >= 1):
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail("no checkpoint within 60 s")
@@ -377,7 +481,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(corpus, tmp_path):
     assert "SIGTERM received" in err
     state = _state(out)
     assert not state["finished"] and state["epoch"] >= 1
-    assert (out / TR.BACKBONE_DIR / "manifest.json").is_file()
+    assert (out / BACKBONE_DIR / "manifest.json").is_file()
 
 
 def test_mirrored_strategy_on_two_logical_cpus(corpus, tmp_path):
@@ -388,7 +492,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from mirex.pretrain.train import pretrain
+from mirex.pretrain.api import pretrain
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 r = pretrain({str(corpus['tags'])!r}, {str(tmp_path / 'mirrored')!r}, mode="tags",
              strategy=strategy, config={TINY!r}, steps_per_epoch=2, batch_size=4,

@@ -1,4 +1,4 @@
-"""mirex.pretrain.inmemory: distillation with the corpus in memory (any Keras backend).
+"""``mirex distil`` (mirex.pretrain.api.distil): the one trainer with the corpus in memory.
 
 Clips are generated here; the teacher is the committed ``models/musicnn-mtt``;
 the student is a narrow SampleCNN of the paper's depth trained a few steps.
@@ -15,7 +15,15 @@ import pytest
 from conftest import tone_clip, write_clip
 
 from mirex.constants import SAMPLE_RATE, SEGMENT_SAMPLES
-from mirex.pretrain import inmemory as IM
+from mirex.lists import read_paths
+from mirex.pretrain import api as IM
+from mirex.pretrain import checkpoints as CK
+from mirex.pretrain import targets as TG
+from mirex.pretrain.audiocache import AudioCache, KeyIndex
+from mirex.pretrain.runs import resolve_path
+from mirex.pretrain.schedule import STAGE_FRACTIONS, stage_lr
+from mirex.pretrain.sources import MemorySource
+from mirex.pretrain.teacher import Teacher, TeacherCache
 
 REPO = Path(__file__).resolve().parent.parent
 MUSICNN_MTT = REPO / "models" / "musicnn-mtt"
@@ -49,34 +57,46 @@ def clip_list(tmp_path_factory):
 
 
 def test_stage_lr_divides_by_five_at_the_stage_fractions():
-    lrs = [0.02 / 5 ** k for k in range(5)]
-    assert IM.stage_lr(0.0, lrs) == pytest.approx(0.02)
-    assert IM.stage_lr(IM.STAGE_FRACTIONS[1] - 1e-9, lrs) == pytest.approx(0.02)
-    assert IM.stage_lr(IM.STAGE_FRACTIONS[1], lrs) == pytest.approx(0.004)
-    assert IM.stage_lr(IM.STAGE_FRACTIONS[2], lrs) == pytest.approx(0.0008)
-    assert IM.stage_lr(0.999, lrs) == pytest.approx(0.02 / 5 ** (len(IM.STAGE_FRACTIONS) - 1))
+    lrs = IM.DISTIL_DEFAULTS["lrs"]
+    assert lrs == pytest.approx([0.02 / 5 ** k for k in range(5)])
+    assert stage_lr(0.0, lrs) == pytest.approx(0.02)
+    assert stage_lr(STAGE_FRACTIONS[1] - 1e-9, lrs) == pytest.approx(0.02)
+    assert stage_lr(STAGE_FRACTIONS[1], lrs) == pytest.approx(0.004)
+    assert stage_lr(STAGE_FRACTIONS[2], lrs) == pytest.approx(0.0008)
+    assert stage_lr(0.999, lrs) == pytest.approx(0.02 / 5 ** (len(STAGE_FRACTIONS) - 1))
 
 
-def test_corpus_skips_bad_files_and_crops_stay_inside_teacher_windows(clip_list):
-    paths = [str(clip_list.parent / n) for n in clip_list.read_text().split()]
-    corpus = IM.load_corpus(paths, workers=2)
-    assert len(corpus.paths) == 4 and not any("broken" in p for p in corpus.paths)
-    assert corpus.wave.size == corpus.lengths.sum()
-    t = IM.teacher_windows(corpus, MUSICNN_MTT, hop_frames=32)
-    n = len(t["clip"])
-    assert t["taggram"].shape == (n, 50) and t["pool"].shape == (n, 1506)
-    assert np.all((t["taggram"] >= 0) & (t["taggram"] <= 1))
+def test_corpus_skips_bad_files_and_crops_stay_inside_teacher_windows(clip_list, tmp_path):
+    paths = [resolve_path(p, clip_list) for p in read_paths(clip_list)]
+    index = KeyIndex(tmp_path / "index.json")
+    items = [(p, index.key(p)) for p in paths]
+    clips, failed, complete = AudioCache(tmp_path).prepare(items, workers=2)
+    assert complete and list(failed) == [paths[-1]] and len(clips) == 4
+    records = [(p, k) for p, k in items if k in clips]
+    tcache = TeacherCache(tmp_path, Teacher(MUSICNN_MTT), hop=32)
+    assert tcache.prepare(records) == ({}, True)
+    outputs = [tcache.load(k)["taggram"] for _, k in records]
+    memory = MemorySource([clips[k] for _, k in records])
+    assert memory.wave.size == memory.lengths.sum()
+    units = TG.teacher_units(memory.lengths, outputs, hop_frames=32)
+    assert units.y.shape == (len(units), 50)
+    assert np.all((units.y >= 0) & (units.y <= 1))
     # window starts advance by 32 frames of 256 samples at 16 kHz, in 22050-Hz samples
-    first = t["start"][t["clip"] == 1]
+    first = units.start[units.clip == 1]
     assert first[1] - first[0] == round(32 * 256 / 16000 * SAMPLE_RATE)
     # the latest crop of every window ends inside its clip
-    assert np.all(t["room"] >= 0) and np.all(t["room"] <= t["slack"])
-    assert np.all(t["start"] + t["room"] + SEGMENT_SAMPLES <= corpus.lengths[t["clip"]])
+    assert np.all(units.room >= 0) and np.all(units.room <= TG.window_slack())
+    assert np.all(units.start + units.room + SEGMENT_SAMPLES <= memory.lengths[units.clip])
     # a crop is the clip's own samples
-    x = corpus.crops(t["clip"][:2], t["start"][:2])
-    c = t["clip"][1]
-    assert np.array_equal(x[1, :, 0], corpus.wave[corpus.offsets[c] + t["start"][1]:][
+    x = memory.crops(units.clip[:2], units.start[:2])
+    c = units.clip[1]
+    assert np.array_equal(x[1, :, 0], memory.wave[memory.offsets[c] + units.start[1]:][
         :SEGMENT_SAMPLES])
+
+
+def _weights(out) -> bytes:
+    state = json.loads((out / CK.CHECKPOINT_NAME).read_text())
+    return (out / CK.CHECKPOINT_DIR / state["files"]["weights"]["file"]).read_bytes()
 
 
 def test_posteriors_run_writes_a_backbone_and_resumes(clip_list, tmp_path):
@@ -91,16 +111,20 @@ def test_posteriors_run_writes_a_backbone_and_resumes(clip_list, tmp_path):
     prov = backbone.manifest["provenance"]
     assert prov["distill"] == "posteriors" and prov["teacher"]["name"] == "musicnn-mtt"
     assert prov["corpus"]["clips"] + prov["corpus"]["valid_clips"] == 4
+    assert prov["recipe"]["schedule"]["policy"] == "budget"
+    assert prov["command"].startswith("mirex distil ")
     rows = (out / "log.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,") and len(rows) == 2
-    before = (out / "checkpoint.weights.h5").read_bytes()
+    before = _weights(out)
 
+    with pytest.raises(ValueError, match="already holds a run"):
+        IM.distil(clip_list, MUSICNN_MTT, out, max_steps=4, **FAST)
     summary = IM.distil(clip_list, MUSICNN_MTT, out, name="samplecnn-mtt", max_steps=4,
                         resume=True, **FAST)
-    state = json.loads((out / "state.json").read_text())
+    state = json.loads((out / CK.CHECKPOINT_NAME).read_text())
     assert state["epoch"] == 2 and state["steps"] == 4 and summary["epochs"] == 2
     assert len((out / "log.csv").read_text().splitlines()) == 3
-    assert (out / "checkpoint.weights.h5").read_bytes() != before
+    assert _weights(out) != before
 
 
 def test_features_run_regresses_the_teacher_embedding(clip_list, tmp_path):

@@ -31,6 +31,10 @@ from ..constants import SEGMENT_SAMPLES
 __all__ = [
     "PAPER_CONFIG",
     "MSD_RELEASED_CONFIG",
+    "CONFIGS",
+    "CONFIG_ALIASES",
+    "named_config",
+    "resolve_config",
     "validate_config",
     "build_samplecnn",
     "block_output_name",
@@ -60,6 +64,44 @@ MSD_RELEASED_CONFIG = {
     "bn_momentum": 0.99,
     "dropout": 0.0,
 }
+
+
+#: THE table of named architectures: canonical name -> config.
+CONFIGS = {"paper": PAPER_CONFIG, "msd-released": MSD_RELEASED_CONFIG}
+
+#: Older spellings of the names above, accepted here and only here.
+CONFIG_ALIASES = {"released": "msd-released", "msd": "msd-released"}
+
+
+def named_config(name: str) -> dict:
+    """A copy of the config called ``name`` (canonical name or alias); ``KeyError`` if unknown."""
+    canonical = CONFIG_ALIASES.get(name, name)
+    if canonical not in CONFIGS:
+        known = sorted(CONFIGS) + sorted(CONFIG_ALIASES)
+        raise KeyError(f"unknown SampleCNN config {name!r}; known: {', '.join(known)}")
+    return copy.deepcopy(CONFIGS[canonical])
+
+
+def resolve_config(spec) -> dict:
+    """A config from a dict, a name of :data:`CONFIGS` (or an alias), inline JSON or a JSON file.
+
+    The result is not validated (see :func:`validate_config`).
+    """
+    import json
+    from pathlib import Path
+
+    if isinstance(spec, dict):
+        return copy.deepcopy(spec)
+    text = str(spec)
+    if CONFIG_ALIASES.get(text, text) in CONFIGS:
+        return named_config(text)
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    try:
+        return json.loads(Path(text).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"config {text!r} is not a known name ({', '.join(sorted(CONFIGS))}), "
+                         "inline JSON or a JSON file") from None
 
 
 def validate_config(config: dict, segment_samples: int = SEGMENT_SAMPLES) -> dict:

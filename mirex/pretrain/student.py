@@ -1,9 +1,4 @@
-"""The student network and its losses, shared by both trainers.
-
-:mod:`mirex.pretrain.train` (TensorFlow, any corpus size) and
-:mod:`mirex.pretrain.inmemory` (any Keras backend, corpus in memory) train
-the same model with the same losses; this module holds them once.
-"""
+"""The student network and its losses: a SampleCNN, with a distillation head when needed."""
 
 from __future__ import annotations
 

@@ -1,26 +1,25 @@
-"""Teacher targets for distillation: musicnn outputs on a grid of 3-s windows.
+"""The distillation teacher: musicnn outputs on 3-s windows, computed once per file.
 
 The teacher is the Keras port of musicnn (:mod:`mirex.backbones.musicnn`), a
 folder such as ``models/musicnn-msd`` or ``models/musicnn-mtt``. Its outputs
-are computed ONCE per audio file and cached; a student segment then takes the
-teacher output interpolated at its centre time.
+are computed ONCE per audio file and cached; which student crops a window's
+outputs are the target of is :mod:`mirex.pretrain.targets`' window definition.
 
 Conventions
 -----------
 - Teacher input: the file decoded to mono 16000 Hz by :func:`mirex.audio.load`
   (the first ``max_duration`` s, as the student's 22050-Hz cache), musicnn's
   own log-mel front end, 187-frame (3-s) windows every ``hop_frames`` frames
-  (62 frames = 0.992 s by default). Window ``k`` covers frames
-  ``k*hop .. k*hop+186`` and is centred at
-  ``(k*hop + 93) * 256 / 16000`` s. A file shorter than one window gets one
-  (tiled) window, as :func:`mirex.backbones.musicnn.make_patches` does.
+  (32 frames = 0.512 s by default). Window ``k`` covers frames
+  ``k*hop .. k*hop+186`` and is centred at ``(k*hop + 93) * 256 / 16000`` s.
+  A file shorter than one window gets one (tiled) window, as
+  :func:`mirex.backbones.musicnn.make_patches` does.
 - Per window: ``taggram`` ``(50,)`` sigmoid tag posteriors (float32);
   ``max_pool`` and ``mean_pool`` ``(753,)`` pooled mid-end features (stored
   as float16).
-- A student segment of ``n`` samples at 22050 Hz starting at sample ``s`` is
-  centred at ``(s + n / 2) / 22050`` s; its target is the linear
-  interpolation of the two windows whose centres surround that time (the
-  first or last window beyond the grid's ends).
+- Inference runs on any Keras backend: musicnn's traced runner on
+  TensorFlow, the feature model's ``predict_on_batch`` elsewhere (JAX), in
+  batches padded to one shape so that it compiles once.
 
 Cache layout (under the pre-training ``cache_dir``)::
 
@@ -45,41 +44,25 @@ from typing import Sequence
 
 import numpy as np
 
-from ..constants import MAX_DURATION, SAMPLE_RATE, SEGMENT_SAMPLES
+from ..backbones import musicnn as m
+from ..backbones.musicnn import patch_runner
+from ..constants import MAX_DURATION
 from ..fileio import atomic_write_bytes
 
-__all__ = [
-    "DEFAULT_HOP_SECONDS",
-    "FEATURE_SETS",
-    "hop_frames",
-    "window_centres",
-    "segment_centres",
-    "interpolate",
-    "Teacher",
-    "TeacherCache",
-    "feature_targets",
-    "tag_agreement",
-    "r2",
-]
+__all__ = ["DEFAULT_HOP_FRAMES", "FEATURE_SETS", "hop_frames", "window_centres", "Teacher",
+           "TeacherCache", "feature_targets"]
 
 log = logging.getLogger("mirex.pretrain")
 
-#: Default hop between teacher windows, in seconds (rounded to whole frames).
-DEFAULT_HOP_SECONDS = 1.0
+#: Default hop between teacher windows, in 16-ms frames (0.512 s).
+DEFAULT_HOP_FRAMES = 32
 
 #: Teacher feature vectors a 'features' student can regress, and their parts.
 FEATURE_SETS = {"pool": ("max_pool", "mean_pool"), "max_pool": ("max_pool",)}
 
 
-def _musicnn():
-    from ..backbones import musicnn
-
-    return musicnn
-
-
-def hop_frames(hop_seconds: float = DEFAULT_HOP_SECONDS) -> int:
+def hop_frames(hop_seconds: float) -> int:
     """Whole log-mel frames (256 samples at 16 kHz = 16 ms) nearest to ``hop_seconds``."""
-    m = _musicnn()
     return max(1, int(round(float(hop_seconds) * m.SAMPLE_RATE / m.HOP_LENGTH)))
 
 
@@ -99,43 +82,9 @@ def window_centres(n_windows: int, hop: int, n_frames: int | None = None) -> np.
     -------
     centres : np.ndarray [shape=(n_windows,), dtype=float64]
     """
-    m = _musicnn()
     n_frames = m.PATCH_FRAMES if n_frames is None else int(n_frames)
     frames = np.arange(n_windows) * int(hop) + (n_frames - 1) / 2.0
     return frames * m.HOP_LENGTH / m.SAMPLE_RATE
-
-
-def segment_centres(starts: np.ndarray, n_samples: int = SEGMENT_SAMPLES,
-                    sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Centre times (s) of student segments starting at ``starts`` (samples at ``sr``)."""
-    return (np.asarray(starts, np.float64) + n_samples / 2.0) / sr
-
-
-def interpolate(centres: np.ndarray, values: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Rows of ``values`` linearly interpolated at ``times``, clamped at the ends.
-
-    Parameters
-    ----------
-    centres : np.ndarray [shape=(n_windows,)]
-        Increasing window centre times in seconds.
-    values : np.ndarray [shape=(n_windows, dim)]
-    times : np.ndarray [shape=(n,)]
-
-    Returns
-    -------
-    out : np.ndarray [shape=(n, dim), dtype=float32]
-    """
-    centres = np.asarray(centres, np.float64)
-    values = np.asarray(values)
-    times = np.asarray(times, np.float64)
-    if centres.size == 1:
-        return np.repeat(values[:1].astype(np.float32), times.size, axis=0)
-    right = np.clip(np.searchsorted(centres, times), 1, centres.size - 1)
-    left = right - 1
-    weight = (times - centres[left]) / (centres[right] - centres[left])
-    weight = np.clip(weight, 0.0, 1.0)[:, np.newaxis].astype(np.float32)
-    return ((1.0 - weight) * values[left].astype(np.float32)
-            + weight * values[right].astype(np.float32))
 
 
 class Teacher:
@@ -157,9 +106,8 @@ class Teacher:
     """
 
     def __init__(self, path: str | os.PathLike, batch_patches: int = 16):
-        import tensorflow as tf
+        import keras
 
-        m = _musicnn()
         self.path = Path(path).resolve()
         model, self.manifest = m.load_musicnn(self.path)
         self.name = self.manifest["name"]
@@ -167,10 +115,10 @@ class Teacher:
         self.weights_sha256 = self.manifest["weights"]["sha256"]
         self.n_frames = int(model.input_shape[1] or m.PATCH_FRAMES)
         self.batch_patches = int(batch_patches)
-        features = m.feature_model(model)
-        self._run = tf.function(
-            lambda x: features(x, training=False),
-            input_signature=[tf.TensorSpec((None, self.n_frames, m.N_MELS), tf.float32)])
+        if keras.backend.backend() == "tensorflow":
+            self._run = patch_runner(model)
+        else:
+            self._run = m.feature_model(model).predict_on_batch
 
     def info(self) -> dict:
         """What the provenance records of the teacher."""
@@ -180,7 +128,6 @@ class Teacher:
 
     def patches(self, y16: np.ndarray, hop: int) -> np.ndarray:
         """Log-mel windows of a 16-kHz clip: ``(n_windows, 187, 96)`` float32."""
-        m = _musicnn()
         return m.make_patches(m.logmel(np.asarray(y16, np.float32)), self.n_frames, hop)
 
     def windows(self, patches: np.ndarray) -> dict:
@@ -197,11 +144,15 @@ class Teacher:
             ``taggram`` ``(n_windows, 50)`` float32, ``max_pool`` and
             ``mean_pool`` ``(n_windows, 753)`` float16.
         """
-        parts = [self._run(patches[i : i + self.batch_patches])
-                 for i in range(0, len(patches), self.batch_patches)]
-        out = {"taggram": np.concatenate([np.asarray(p["taggram"]) for p in parts])}
+        n, size = len(patches), self.batch_patches
+        parts = []
+        for first in range(0, n, size):
+            batch = np.zeros((size,) + patches.shape[1:], np.float32)
+            batch[: min(size, n - first)] = patches[first : first + size]
+            parts.append(self._run(batch))
+        out = {"taggram": np.concatenate([np.asarray(p["taggram"]) for p in parts])[:n]}
         for key in ("max_pool", "mean_pool"):
-            out[key] = np.concatenate([np.asarray(p[key]) for p in parts]).astype(np.float16)
+            out[key] = np.concatenate([np.asarray(p[key]) for p in parts])[:n].astype(np.float16)
         return out
 
 
@@ -213,8 +164,8 @@ class TeacherCache:
     root : str or path-like
         The pre-training cache folder.
     teacher : Teacher
-    hop_seconds : float
-        Hop between windows (rounded to whole 16-ms frames).
+    hop : int
+        Frames (16 ms) between window starts.
     max_duration : float or None
         Seconds decoded per file (must match the student's audio cache).
 
@@ -225,10 +176,9 @@ class TeacherCache:
     """
 
     def __init__(self, root: str | os.PathLike, teacher: Teacher,
-                 hop_seconds: float = DEFAULT_HOP_SECONDS,
-                 max_duration: float | None = MAX_DURATION):
+                 hop: int = DEFAULT_HOP_FRAMES, max_duration: float | None = MAX_DURATION):
         self.teacher = teacher
-        self.hop = hop_frames(hop_seconds)
+        self.hop = int(hop)
         self.max_duration = max_duration
         limit = "all" if max_duration is None else f"{max_duration:g}s"
         self.folder = (Path(root) / f"teacher-{teacher.name}-{teacher.weights_sha256[:12]}"
@@ -252,7 +202,6 @@ class TeacherCache:
     def _decode(self, path: str) -> np.ndarray:
         from ..audio import load
 
-        m = _musicnn()
         return self.teacher.patches(load(path, sr=m.SAMPLE_RATE, max_duration=self.max_duration),
                                     self.hop)
 
@@ -266,11 +215,11 @@ class TeacherCache:
         self.n_computed += 1
 
     def prepare(self, items: Sequence[tuple[str, str]], deadline: float | None = None,
-                progress: bool = False):
+                progress: bool = False, workers: int = 1):
         """Compute the targets of every file not yet cached.
 
-        Decoding and the log-mel front end of the next file run in a thread
-        while the teacher network runs on the current one.
+        Decoding and the log-mel front end of the next ``workers`` files run
+        in threads while the teacher network runs on the current one.
 
         Parameters
         ----------
@@ -279,6 +228,8 @@ class TeacherCache:
             ``time.monotonic()`` value after which no new file is started.
         progress : bool
             Log progress every 10 % of the files.
+        workers : int
+            Files decoded ahead, each in its own thread.
 
         Returns
         -------
@@ -296,25 +247,28 @@ class TeacherCache:
             return failed, True
         log.info("teacher %s: computing targets of %d files into %s", self.teacher.name,
                  len(todo), self.folder)
-        started, step = time.monotonic(), max(1, len(todo) // 10)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(self._decode, todo[0][0])
+        started, step, ahead = time.monotonic(), max(1, len(todo) // 10), max(1, int(workers))
+        with ThreadPoolExecutor(max_workers=ahead) as pool:
+            futures = [pool.submit(self._decode, path) for path, _ in todo[:ahead]]
             for i, (path, key) in enumerate(todo):
                 try:
-                    patches = future.result()
+                    patches = futures[i].result()
                 except AudioError as exc:
                     patches = None
                     failed[path] = exc.reason
                     log.warning("skipped: %s", exc)
                 stop = deadline is not None and time.monotonic() > deadline
-                if i + 1 < len(todo) and not stop:
-                    future = pool.submit(self._decode, todo[i + 1][0])
+                if i + ahead < len(todo) and not stop:
+                    futures.append(pool.submit(self._decode, todo[i + ahead][0]))
+                futures[i] = None                      # the patches are held once
                 if patches is not None:
                     self._store(key, patches)
                 if progress and ((i + 1) % step == 0 or i + 1 == len(todo)):
                     log.info("teacher targets: %d/%d files (%.0f s)", i + 1, len(todo),
                              time.monotonic() - started)
                 if stop and i + 1 < len(todo):
+                    for future in futures[i + 1:]:
+                        future.cancel()
                     return failed, False
         return failed, True
 
@@ -326,64 +280,3 @@ def feature_targets(entry: dict, feature_set: str = "pool") -> np.ndarray:
     ``'max_pool'`` the 753-d maximum alone. float16, as cached.
     """
     return np.concatenate([entry[part] for part in FEATURE_SETS[feature_set]], axis=1)
-
-
-def tag_agreement(student: np.ndarray, teacher: np.ndarray, threshold: float | None = 0.5,
-                  top_k: int | None = None) -> tuple[float, int]:
-    """Macro ROC-AUC of student posteriors against binarised teacher posteriors.
-
-    Parameters
-    ----------
-    student, teacher : np.ndarray [shape=(n, n_tags)]
-        Posteriors of the same segments.
-    threshold : float or None
-        A tag is positive where the teacher's posterior exceeds it.
-    top_k : int or None
-        Instead, the teacher's ``top_k`` tags of each row are positive.
-
-    Returns
-    -------
-    auc : float
-        Mean ROC-AUC over the tags that have both classes; NaN when none.
-    n_tags : int
-        Tags that entered the mean.
-    """
-    from sklearn.metrics import roc_auc_score
-
-    teacher = np.asarray(teacher, np.float64)
-    if top_k is not None:
-        ranks = np.argsort(-teacher, axis=1)[:, :top_k]
-        truth = np.zeros(teacher.shape, bool)
-        np.put_along_axis(truth, ranks, True, axis=1)
-    else:
-        truth = teacher > threshold
-    both = truth.any(axis=0) & ~truth.all(axis=0)
-    if not both.any():
-        return float("nan"), 0
-    auc = roc_auc_score(truth[:, both], np.asarray(student)[:, both], average="macro")
-    return float(auc), int(both.sum())
-
-
-def r2(targets: np.ndarray, predictions: np.ndarray) -> float:
-    """Coefficient of determination over all target dimensions together.
-
-    ``1 - sum(squared errors) / sum(squared deviations from the column means)``
-    (scikit-learn's ``multioutput='variance_weighted'``), so that dimensions
-    nearly constant over the validation segments do not dominate.
-
-    Parameters
-    ----------
-    targets, predictions : np.ndarray [shape=(n, dim)]
-
-    Returns
-    -------
-    float
-        NaN when there are fewer than 2 rows or the targets are constant.
-    """
-    from sklearn.metrics import r2_score
-
-    targets = np.asarray(targets, np.float64)
-    if len(targets) < 2 or not np.any(targets.std(axis=0) > 0):
-        return float("nan")
-    return float(r2_score(targets, np.asarray(predictions, np.float64),
-                          multioutput="variance_weighted"))
