@@ -2,10 +2,6 @@
 # MIREX: Test.sh [-numThreads N] [--variant V] SCRATCH TESTLIST OUTLIST
 # Classify.sh is the same command under the organizers' name.
 set -eu
-MIREX_NAME=$(basename "$0") MIREX_SELF=$0
-while [ -h "$MIREX_SELF" ]; do
-    _link=$(readlink "$MIREX_SELF")
-    case $_link in /*) MIREX_SELF=$_link ;; *) MIREX_SELF=$(dirname "$MIREX_SELF")/$_link ;; esac
-done
-. "$(dirname "$MIREX_SELF")/_mirex_common.sh"
+MIREX_NAME=$(basename "$0") MIREX_SELF=$(readlink -f "$0")   # through any symlinks
+. "${MIREX_SELF%/*}/_mirex_common.sh"
 mirex_run classify 3 "SCRATCH TESTLIST OUTLIST" "$@"

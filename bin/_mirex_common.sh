@@ -1,7 +1,8 @@
-# Shared by the MIREX entry points (POSIX sh): find the project through any
-# symlinks, pick its Python, parse the optional leading "-numThreads N" and
-# "--variant V", and run the mirex CLI. Sourced by each wrapper after it set
-# MIREX_SELF (its own path, symlinks resolved). Arguments are passed on quoted.
+# Shared by the MIREX entry points (POSIX sh): find the project, pick its
+# Python, parse the optional leading "-numThreads N" and "--variant V", and run
+# the mirex CLI. Sourced by each wrapper after it set MIREX_NAME (its name as
+# called) and MIREX_SELF (its own path, symlinks resolved with readlink -f).
+# Arguments are passed on quoted.
 
 _mirex_die() { echo "$MIREX_NAME: $*" >&2; exit 2; }
 
