@@ -39,7 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lists
+from . import config, lists
 from .evaluation import make_folds, read_groups, read_prediction_file, score_fold, write_fold_lists
 from .evaluation.overview import write_overview
 from .evaluation.report import write_report
@@ -189,7 +189,7 @@ def plan_steps(task: PreparedTask, sub: Submission, options: StepOptions = StepO
     lists_dir, scratch = task.dir / "lists", task.dir / "scratch" / sub.name
     predictions = task.dir / "predictions" / sub.name
     predictions.mkdir(parents=True, exist_ok=True)
-    env = {**(options.env if options.env is not None else os.environ), **sub.env}
+    env = {**(options.env if options.env is not None else config.environment()), **sub.env}
     code = fingerprint_tree([sub.folder, *scripts.values()]) + json.dumps([sub.args, sub.env])
     threads = ["-numThreads", str(options.num_threads)] if options.num_threads else []
     nodes: list[Node] = []
