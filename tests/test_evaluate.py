@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from mirex import lists
 from mirex.cli import main
 from mirex.evaluate import StepOptions, Submission, Task, evaluate
 from mirex.evaluation.runner import StepSpec, run_step
+from mirex.evaluation.schedule import Node, run_nodes
 
 SKIP_THREADS = '[ "$1" = -numThreads ] && shift 2\n'
 # prefix of a path's file name: /x/red_3.wav -> red
@@ -229,9 +231,14 @@ def test_a_config_file_and_its_errors(setup, tmp_path):
     assert result.exit_code == 1 and "letters, digits" in result.output
     empty = tmp_path / "empty"
     empty.mkdir()
+    mute = write_submission(tmp_path / "mute", {"Train.sh": "exit 0\n", "Test.sh": "exit 0\n"})
     result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "e"), "--task",
-                                       f"shapes={tasks['shapes']}", "--submission", f"none={empty}"])
+                                       f"shapes={tasks['shapes']}", "--submission", f"none={empty}",
+                                       "--submission", f"mute={mute}"])
     assert result.exit_code == 0 and "no Train.sh" in result.output
+    rows = read_overview(tmp_path / "e")
+    assert rows["shapes", "mute"]["status"] == "failed"
+    assert rows["shapes", "mute"]["reason"] == "fold1_classify: exited 0 but wrote no output list"
 
 
 def test_the_memory_limit_kills_the_process_tree(tmp_path):
@@ -258,3 +265,34 @@ def test_the_project_bin_is_a_submission_like_any_other(tmp_path, tiny_models):
     assert sum(s.n_tracks for s in row["scores"]) == 6 and not any(s.problems for s in row["scores"])
     assert "0 extracted" in (tmp_path / "out" / "tones" / "logs" / "LPNKK1_fold1_train.log").read_text()
     assert row["peak_rss_mb"] > 50 and row["cpu_s"] > 0
+
+
+def test_an_interrupted_run_kills_its_steps_and_the_next_one_resumes(tmp_path):
+    def script(name, body):
+        return str(write_submission(tmp_path / name, {"s.sh": body}) / "s.sh")
+
+    flag = tmp_path / "second-run"
+    quick = script("quick", "echo done\n")
+    slow = script("slow", f'[ -f "{flag}" ] || sleep 30\n')
+
+    def nodes(last):
+        spec = lambda argv, name: StepSpec((argv, "x"), str(tmp_path), str(tmp_path / f"{name}.log"))
+        return [Node("a", spec(quick, "a"), str(tmp_path / "a.json"), "1"),
+                Node("b", spec(slow, "b"), str(tmp_path / "b.json"), "1", after=("a",)),
+                Node("c", spec(last, "c"), str(tmp_path / "c.json"), "1", after=("a",))]
+
+    def interrupting(spec):
+        if spec.argv[0] == "ctrl-c":
+            time.sleep(0.5)
+            raise KeyboardInterrupt
+        return run_step(spec)
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_nodes(nodes("ctrl-c"), parallel=2, run=interrupting)
+    assert time.monotonic() - started < 10          # the sleeping step was killed
+    assert (tmp_path / "a.json").is_file() and not (tmp_path / "b.json").exists()
+    flag.touch()
+    outcomes = run_nodes(nodes(quick), parallel=2)
+    assert outcomes["a"].resumed and not outcomes["b"].resumed and not outcomes["c"].resumed
+    assert all(o.result.status == "ok" for o in outcomes.values())

@@ -180,7 +180,10 @@ def run_step(spec: StepSpec) -> StepResult:
             watch.stop()
             _RUNNING.discard(proc.pid)
         proc.returncode = os.waitstatus_to_exitcode(wait_status)
-        _kill_tree(proc.pid)   # what the script left running in the background
+        try:   # what the script left running in the background (orphans keep its group)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
         status, reason = _outcome(proc.returncode, watch.killed)
         result = StepResult(status, reason, proc.returncode, round(wall, 4),
                             round(usage.ru_utime + usage.ru_stime, 4),
