@@ -95,15 +95,12 @@ def _csv_text(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def _grid_html(rows: list[dict], out_dir: Path) -> str:
+def _grid_html(rows: list[dict], scored: dict) -> str:
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     subs = list(dict.fromkeys(r["submission"] for r in rows))
     by = {(r["task"], r["submission"]): r for r in rows}
-    links = []
-    for task in tasks:
-        report = out_dir / task / "report" / "index.html"
-        links.append(f'<a href="{_e(task)}/report/index.html">{_e(task)}</a>' if report.is_file()
-                     else _e(task))
+    links = [f'<a href="{_e(task)}/report/index.html">{_e(task)}</a>' if scored.get(task)
+             else _e(task) for task in tasks]
     head = "<tr><th>Submission</th>" + "".join(f"<th>{link}</th>" for link in links) + "</tr>"
     body = []
     for sub in subs:
@@ -189,7 +186,7 @@ def write_overview(out_dir, rows, scored: dict, backbones: dict | None = None) -
         f'{len({r["submission"] for r in table})} submission(s); '
         'per-task reports (significance, per-class and per-fold tables, confusion matrices) '
         'behind the task names; figures in <a href="overview.csv">overview.csv</a>.</p>',
-        _grid_html(table, out_dir), _backbones_html(backbone_view(scored), backbones or {}),
+        _grid_html(table, scored), _backbones_html(backbone_view(scored), backbones or {}),
         _figures_html(table), _failures_html(table), "</body></html>"])
     return {"overview": atomic_write_text(out_dir / "overview.csv", _csv_text(table)),
             "html": atomic_write_text(out_dir / "index.html", page + "\n")}

@@ -72,12 +72,15 @@ def _stat(path) -> list:
 
 
 def fingerprint_tree(paths) -> str:
-    """Checksum of the names, sizes and mtimes of files, and of every file under folders."""
+    """Checksum of the names, sizes and mtimes of files, and of every file under folders.
+
+    ``__pycache__`` folders are left out: a Python submission writes them on its first run.
+    """
     digest = hashlib.sha256()
     for path in paths:
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
                 for name in sorted(files):
                     digest.update(json.dumps(_stat(os.path.join(root, name))).encode())
         else:
