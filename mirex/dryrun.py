@@ -3,7 +3,7 @@
 Given a labelled list (and optionally artist groups), :func:`dry_run` makes
 stratified, artist-filtered folds, then for each system calls the real
 ``bin/extractFeatures.sh`` once over every file and ``bin/Train.sh`` /
-``bin/Test.sh`` per fold, as subprocesses, each fold in its own scratch
+``bin/Classify.sh`` (the same command as ``bin/Test.sh``) per fold, as subprocesses, each fold in its own scratch
 folder (folds may run in parallel), through the step runner that
 :mod:`mirex.evaluate` uses for anyone's submissions. It scores the output lists with the
 organizers' rules (:mod:`mirex.evaluation`) and writes the report.

@@ -382,17 +382,24 @@ def load_config(path=None, tasks=(), submissions=()) -> dict:
     """
     settings: dict = {}
     if path:
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:   # Python 3.10
+            raise ValueError("--config needs Python 3.11 or later (tomllib)") from None
         with open(path, "rb") as handle:
             settings = tomllib.load(handle)
     base = Path(path).resolve().parent if path else Path.cwd()
-    found_tasks = [_task_spec(check_name(n, "task"), v, base)
-                   for n, v in settings.pop("tasks", {}).items()]
-    found_subs = []
-    for name, value in settings.pop("submissions", {}).items():
-        value = value if isinstance(value, dict) else {"dir": value}
-        found_subs.append(Submission(check_name(name, "submission"), base / value["dir"],
-                                     env={k: str(v) for k, v in value.get("env", {}).items()}))
+    try:
+        found_tasks = [_task_spec(check_name(n, "task"), v, base)
+                       for n, v in settings.pop("tasks", {}).items()]
+        found_subs = []
+        for name, value in settings.pop("submissions", {}).items():
+            value = value if isinstance(value, dict) else {"dir": value}
+            found_subs.append(Submission(check_name(name, "submission"), base / value["dir"],
+                                         env={k: str(v) for k, v in value.get("env", {}).items()}))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: a task is \"list\" or {{list = ..., groups = ...}}, a "
+                         f"submission \"dir\" or {{dir = ..., env = {{...}}}} ({exc!r})") from None
     found_tasks += [_task_spec(*parse_pair(t, "task"), Path.cwd()) for t in tasks]
     found_subs += [Submission(n, Path(d)) for n, d in (parse_pair(s, "submission") for s in submissions)]
     unknown = set(settings) - {"folds", "seed", "parallel", "num_threads", "timeout", "memory_limit"}

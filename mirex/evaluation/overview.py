@@ -157,8 +157,8 @@ def _verdict(value) -> str:
 def _backbones_html(view: list[dict], backbones: dict) -> str:
     if not view:
         return ""
-    header = ["Task", "LPNKK1", "LPNKK2", "LPNKK3", "Better backbone", "LPNKK1 vs LPNKK2",
-              "LPNKK3 gain", "Gain", "Test"]
+    header = ["Task", "LPNKK1", "LPNKK2", "LPNKK3", "Better backbone", "Backbones differ?",
+              "LPNKK3 gain", "Gain significant?", "Test"]
     rows = [[v["task"], *(f"{v['accuracy'][n]:.4f}" for n in _TRIO),
              f"{v['winner']} ({backbones.get(v['winner'], '?')})", _verdict(v["backbones_differ"]),
              f"{v['gain']:+.4f}", _verdict(v["gain_significant"]), v["note"]] for v in view]
