@@ -125,7 +125,7 @@ def test_every_submission_gets_its_status_scores_and_figures(evaluated):
         assert learner["status"] == "ok" and float(learner["overall_accuracy"]) == 1.0
         assert float(learner["normalised_accuracy"]) == 1.0
         assert float(learner["extract_s"]) > 0 and float(learner["train_s"]) > 0
-        assert float(learner["classify_s"]) > 0 and float(learner["peak_rss_mb"]) > 0
+        assert float(learner["classify_s"]) > 0   # its steps are too short to be sure of an RSS sample
         assert learner["steps_run"] == "5" and learner["steps_resumed"] == "0"
         assert rows[task, "guesser"]["status"] == "ok"
         assert 0 <= float(rows[task, "guesser"]["overall_accuracy"]) <= 1
@@ -134,7 +134,7 @@ def test_every_submission_gets_its_status_scores_and_figures(evaluated):
         assert crash["overall_accuracy"] == "" and crash["train_s"] == ""
         hang = rows[task, "sleeper"]
         assert hang["status"] == "timeout" and "time limit of 2 s" in hang["reason"]
-        assert TIMEOUT <= float(hang["extract_s"]) < TIMEOUT + 5
+        assert TIMEOUT <= float(hang["extract_s"]) < TIMEOUT + 5 and float(hang["peak_rss_mb"]) > 0
         one = rows[task, "oneshot"]
         assert one["status"] == "ok" and float(one["overall_accuracy"]) == 1.0
         assert one["extract_s"] == "" and one["classify_s"] == "" and float(one["train_s"]) > 0
