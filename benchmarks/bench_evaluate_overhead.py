@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -52,6 +53,7 @@ def main() -> None:
     started = time.perf_counter()
     run_nodes(nodes, 1, resume=True)
     resumed = (time.perf_counter() - started) / n
+    shutil.rmtree(root)
     print(json.dumps({"steps": n, "bare_median_ms": _ms(bare), "bare_p90_ms": _ms(bare, 0.9),
                       "run_step_median_ms": _ms(measured), "run_step_p90_ms": _ms(measured, 0.9),
                       "schedule_fresh_mean_ms": round(fresh * 1e3, 2),
