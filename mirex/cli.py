@@ -333,7 +333,7 @@ def _systems(value: str) -> list[str]:
 def make_folds_command(list_file, out_dir, n_folds, groups, seed):
     """Write stratified (artist-filtered) MIREX fold lists for LABELLED_LIST into OUT_DIR."""
     _setup_logging(1)
-    from .dryrun import make_fold_files
+    from .evaluate import make_fold_files
     from .lists import ListError
 
     try:
@@ -374,6 +374,47 @@ def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_thr
         raise click.ClickException(str(exc)) from None
     click.echo(outcome["summary"])
     click.echo(f"Report: {outcome['report']['html']}")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--task", "tasks", multiple=True, metavar="NAME=LIST[,GROUPS]",
+              help="A task: labelled list (and path<TAB>artist file). Repeat for several.")
+@click.option("--submission", "submissions", multiple=True, metavar="NAME=DIR",
+              help="A folder with the MIREX scripts. Repeat for several.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="TOML file with [tasks], [submissions] and the options below.")
+@click.option("--folds", "folds", type=click.IntRange(min=2), help="Folds [3]." )
+@click.option("--seed", type=int, help="Seed of the fold assignment [0].")
+@click.option("--num-threads", "-n", "num_threads", type=click.IntRange(min=1),
+              help="-numThreads passed to every script.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a step may run before its process tree is killed.")
+@click.option("--memory-limit", "memory_limit", type=click.FloatRange(min=0, min_open=True),
+              help="MB of resident memory a step's process tree may hold.")
+@click.option("--parallel", type=click.IntRange(min=1), help="Steps run at the same time [1].")
+@click.option("--fresh", is_flag=True, help="Run every step again instead of resuming.")
+def evaluate(out_dir, tasks, submissions, config_file, fresh, **given):
+    """Run and score MIREX Train/Test submissions on several tasks (a local MIREX)."""
+    _setup_logging(1)
+    from .evaluate import StepOptions, evaluate as run_evaluation, load_config
+    from .lists import ListError
+
+    try:
+        setup = load_config(config_file, tasks, submissions)
+        setup.update({k: v for k, v in given.items() if v is not None})
+        if not setup["tasks"] or not setup["submissions"]:
+            raise ValueError("give at least one --task and one --submission (or a --config)")
+        options = StepOptions(setup.get("num_threads"), setup.get("timeout"),
+                              setup.get("memory_limit"), config.environment())
+        outcome = run_evaluation(out_dir, setup["tasks"], setup["submissions"],
+                                 setup.get("folds", 3), setup.get("seed", 0),
+                                 setup.get("parallel", 1), options, resume=not fresh)
+    except (ListError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in outcome["rows"]:
+        click.echo(f"{row['task']:<16} {row['submission']:<16} {row['status']:<8} {row['reason']}")
+    click.echo(f"Overview: {outcome['html']}")
 
 
 @main.command()

@@ -3,8 +3,9 @@
 Given a labelled list (and optionally artist groups), :func:`dry_run` makes
 stratified, artist-filtered folds, then for each system calls the real
 ``bin/extractFeatures.sh`` once over every file and ``bin/Train.sh`` /
-``bin/Test.sh`` per fold, as subprocesses, each fold in its own scratch
-folder (folds may run in parallel). It scores the output lists with the
+``bin/Classify.sh`` (the same command as ``bin/Test.sh``) per fold, as subprocesses, each fold in its own scratch
+folder (folds may run in parallel), through the step runner that
+:mod:`mirex.evaluate` uses for anyone's submissions. It scores the output lists with the
 organizers' rules (:mod:`mirex.evaluation`) and writes the report.
 
 Output folder::
@@ -12,7 +13,8 @@ Output folder::
     lists/        extract.txt, fold{k}_train.txt, fold{k}_test.txt, fold{k}_groundtruth.txt
     scratch/<system>/            feature cache; fold{k}/ holds each fold's model
     predictions/<system>/fold{k}.txt
-    logs/<system>_{extract,fold{k}_train,fold{k}_test}.log
+    logs/<system>_{extract,fold{k}_train,fold{k}_classify}.log
+    steps/<system>_<step>.json   what each step used (wall, CPU, peak memory)
     report/       summaryResults.csv, PerClassResults.csv, ..., index.html
 """
 
@@ -20,16 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import config, lists
+from . import config
 from .cache import STORE_DIRNAME
-from .evaluation import (format_summary, make_folds, read_groups,
-                         read_prediction_file, score_fold, write_fold_lists, write_report)
-from .evaluation.validate import check_task
+from .evaluate import (StepOptions, Submission, Task, assess, make_fold_files, plan_steps,
+                       prepare_task, score_outputs)
+from .evaluation import format_summary, write_report
+from .evaluation.schedule import run_nodes
 
 __all__ = ["BIN_DIR", "dry_run", "make_fold_files"]
 
@@ -39,97 +39,22 @@ log = logging.getLogger(__name__)
 BIN_DIR = Path(__file__).resolve().parent.parent / "bin"
 
 
-def make_fold_files(list_path, out_dir, n_folds: int = 3, groups_path=None, seed: int = 0):
-    """Folds of a labelled list, written as MIREX list files.
-
-    Returns ``(paths, labels, folds, written)``: the list's items, the fold of
-    each (0-based), and the files written (``extract.txt`` first). A list the
-    organizers' scorer could not score is refused first
-    (:class:`mirex.evaluation.validate.TaskError`), before any work.
-    """
-    items = lists.read_labelled(list_path)
-    check_task(items, str(list_path))
-    paths = [p for p, _ in items]
-    labels = [label for _, label in items]
-    groups = None
-    if groups_path:
-        by_path = read_groups(groups_path)
-        groups = [by_path.get(p) for p in paths]
-        n_missing = sum(g is None for g in groups)
-        if n_missing:
-            log.warning("%s: %d file(s) have no group; each is its own group",
-                        groups_path, n_missing)
-    folds = make_folds(labels, groups, n_folds=n_folds, seed=seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    extract_list = out_dir / "extract.txt"
-    lists.write_paths(extract_list, list(dict.fromkeys(paths)))
-    written = [extract_list, *write_fold_lists(out_dir, paths, labels, folds)]
-    return paths, labels, folds, written
-
-
-def _run(script: str, args, log_path: Path, system: str, num_threads, env) -> tuple[int, float]:
-    command = [str(BIN_DIR / script)]
-    if num_threads:
-        command += ["-numThreads", str(num_threads)]
-    command += ["--variant", system, *map(str, args)]
-    started = time.monotonic()
-    with open(log_path, "w", encoding="utf-8") as handle:
-        handle.write("$ " + " ".join(repr(c) if " " in c else c for c in command) + "\n")
-        handle.flush()
-        proc = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT,
-                              env=env, stdin=subprocess.DEVNULL)
-    seconds = time.monotonic() - started
-    if proc.returncode:
-        log.warning("%s exited %d (see %s)", script, proc.returncode, log_path)
-    return proc.returncode, seconds
-
-
-def _fold_job(system: str, k: int, scratch: Path, out_dir: Path, num_threads, env) -> tuple:
-    """Train.sh then Test.sh of fold ``k`` in its own scratch folder: ``(output, seconds)``."""
-    fold_scratch = scratch / f"fold{k}"
-    fold_scratch.mkdir(exist_ok=True)
-    list_dir, prefix = out_dir / "lists", out_dir / "logs" / f"{system}_fold{k}"
-    rc, t_train = _run("Train.sh", [fold_scratch, list_dir / f"fold{k}_train.txt"],
-                       Path(f"{prefix}_train.log"), system, num_threads, env)
-    output = out_dir / "predictions" / system / f"fold{k}.txt"
-    output.unlink(missing_ok=True)
-    t_test = 0.0
-    if rc == 0:
-        _, t_test = _run("Test.sh", [fold_scratch, list_dir / f"fold{k}_test.txt", output],
-                         Path(f"{prefix}_test.log"), system, num_threads, env)
-    log.info("%s: fold %d done (train %.1f s, test %.1f s)", system, k, t_train, t_test)
-    return output, t_train + t_test
-
-
-def _run_system(system: str, out_dir: Path, n_items: int, n_folds: int, parallel: int,
-                num_threads, env) -> tuple[list[Path], dict]:
-    """extractFeatures.sh once, then every fold: the fold outputs and the timings."""
-    scratch = out_dir / "scratch" / system
-    scratch.mkdir(parents=True, exist_ok=True)
-    (out_dir / "predictions" / system).mkdir(parents=True, exist_ok=True)
-    log.info("%s: extracting features of %d files", system, n_items)
-    timings = {}
-    _, timings[f"{system}/extract"] = _run(
-        "extractFeatures.sh", [scratch, out_dir / "lists" / "extract.txt"],
-        out_dir / "logs" / f"{system}_extract.log", system, num_threads, env)
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        done = list(pool.map(lambda k: _fold_job(system, k, scratch, out_dir, num_threads, env),
-                             range(1, n_folds + 1)))
-    for k, (_, seconds) in enumerate(done, 1):
-        timings[f"{system}/fold{k}"] = seconds
-    return [output for output, _ in done], timings
-
-
-def _score(outputs, paths, labels, folds) -> list:
-    """The organizers' scores of one system's fold outputs (a missing file scores as empty)."""
-    classes = sorted(set(labels))
-    scores = []
-    for k, output in enumerate(outputs):
-        truth = {p: labels[i] for i, p in enumerate(paths) if folds[i] == k}
-        predictions = read_prediction_file(output) if output.exists() else []
-        scores.append(score_fold(truth, predictions, classes=classes, fold=k))
-    return scores
+def _run_system(task, system: str, parallel: int, options: StepOptions) -> tuple[list, dict]:
+    """extractFeatures.sh once, then Train.sh / Test.sh of every fold: scores and timings."""
+    submission = Submission(system, BIN_DIR, args=("--variant", system))
+    nodes = plan_steps(task, submission, options)
+    log.info("%s: extracting features of %d files, then %d folds", system,
+             len(set(task.paths)), task.n_folds)
+    outcomes = run_nodes(nodes, parallel, resume=False)
+    state = assess(task, nodes, outcomes)
+    if state["status"] != "ok":
+        log.warning("%s: %s (see %s)", system, state["reason"], state["log"])
+    seconds = {n.id.rpartition("/")[2]: outcomes[n.id].result.wall_s for n in nodes}
+    timings = {f"{system}/extract": seconds["extract"]}
+    for k in range(1, task.n_folds + 1):
+        timings[f"{system}/fold{k}"] = seconds[f"fold{k}_train"] + seconds[f"fold{k}_classify"]
+    outputs = [o for n in nodes for o in n.outputs]
+    return state["scores"] or score_outputs(task, outputs), timings
 
 
 def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_path=None,
@@ -165,9 +90,7 @@ def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_pa
         ``summary`` (text table), ``timings`` (seconds per step).
     """
     out_dir = Path(out_dir).resolve()
-    paths, labels, folds, _ = make_fold_files(list_path, out_dir / "lists", n_folds,
-                                              groups_path, seed)
-    (out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    task = prepare_task(Task("dryrun", Path(list_path), groups_path), out_dir, n_folds, seed)
     env = config.environment() if env is None else dict(env)
     given = [p for p in env.get(config.ENV_FEATURE_STORES, "").split(os.pathsep) if p]
     results, timings = {}, {}
@@ -181,10 +104,9 @@ def dry_run(list_path, out_dir, systems=("LPNKK1",), n_folds: int = 3, groups_pa
         if earlier:
             system_env[config.ENV_FEATURE_STORES] = os.pathsep.join(given + earlier)
         earlier.append(str(out_dir / "scratch" / system / STORE_DIRNAME))
-        outputs, system_timings = _run_system(system, out_dir, len(set(paths)), n_folds,
-                                              parallel, num_threads, system_env)
+        results[system], system_timings = _run_system(
+            task, system, parallel, StepOptions(num_threads=num_threads, env=system_env))
         timings.update(system_timings)
-        results[system] = _score(outputs, paths, labels, folds)
     report = write_report(out_dir / "report", results)
     return {"results": results, "report": report, "summary": format_summary(results),
             "timings": timings}

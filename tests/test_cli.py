@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from mirex.cli import main
 
 COMMANDS = ["extract", "train", "classify", "test", "train-and-classify", "init-backbone",
-            "import-weights", "import-musicnn", "make-folds", "dryrun", "demo"]
+            "import-weights", "import-musicnn", "make-folds", "dryrun", "evaluate", "demo"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
