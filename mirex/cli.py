@@ -6,6 +6,7 @@ the exit status is non-zero only when nothing useful could be done.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -394,7 +395,10 @@ def dryrun(list_file, out_dir, systems, n_folds, groups, seed, parallel, num_thr
               help="MB of resident memory a step's process tree may hold.")
 @click.option("--parallel", type=click.IntRange(min=1), help="Steps run at the same time [1].")
 @click.option("--fresh", is_flag=True, help="Run every step again instead of resuming.")
-def evaluate(out_dir, tasks, submissions, config_file, fresh, **given):
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Run the steps on a Dask cluster (local:N, tcp://HOST:PORT, jobqueue:FILE); "
+                   "its workers must share the file system.")
+def evaluate(out_dir, tasks, submissions, config_file, fresh, cluster, **given):
     """Run and score MIREX Train/Test submissions on several tasks (a local MIREX)."""
     _setup_logging(1)
     from .evaluate import StepOptions, evaluate as run_evaluation, load_config
@@ -407,10 +411,21 @@ def evaluate(out_dir, tasks, submissions, config_file, fresh, **given):
             raise ValueError("give at least one --task and one --submission (or a --config)")
         options = StepOptions(setup.get("num_threads"), setup.get("timeout"),
                               setup.get("memory_limit"), config.environment())
-        outcome = run_evaluation(out_dir, setup["tasks"], setup["submissions"],
-                                 setup.get("folds", 3), setup.get("seed", 0),
-                                 setup.get("parallel", 1), options, resume=not fresh)
-    except (ListError, ValueError, OSError) as exc:
+        address = config.resolve(cluster=cluster).cluster
+        with contextlib.ExitStack() as stack:
+            run, parallel = None, setup.get("parallel", 1)
+            if address:
+                from .cluster import connect, step_runner
+
+                client = stack.enter_context(connect(address))
+                if client.cluster is not None:              # one this call started
+                    stack.callback(client.cluster.close)
+                run = step_runner(client)
+                parallel = max(parallel, len(client.scheduler_info()["workers"]))
+            outcome = run_evaluation(out_dir, setup["tasks"], setup["submissions"],
+                                     setup.get("folds", 3), setup.get("seed", 0), parallel,
+                                     options, resume=not fresh, run=run)
+    except (ListError, ValueError, OSError, _cluster_error()) as exc:
         raise click.ClickException(str(exc)) from None
     for row in outcome["rows"]:
         click.echo(f"{row['task']:<16} {row['submission']:<16} {row['status']:<8} {row['reason']}")

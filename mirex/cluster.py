@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .extraction import CHUNK_CLIPS, Progress, decode_chunk, describe, embed_chunk, warn_failure
 
-__all__ = ["ClusterError", "connect", "compute_on_cluster", "CONNECT_TIMEOUT"]
+__all__ = ["ClusterError", "connect", "compute_on_cluster", "step_runner", "CONNECT_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +186,18 @@ def _collect(results, sizes, keys, extractors, store) -> tuple[dict, dict]:
         progress.update(sizes[future.key])
     progress.close()
     return rows, failures
+
+
+def step_runner(client):
+    """``run(spec) -> StepResult`` that runs an evaluation step on a worker of ``client``.
+
+    For :func:`mirex.evaluate.evaluate`: its folders must be on a file system
+    the workers share; each step is a task, its limits and measurements those
+    of :func:`mirex.evaluation.runner.run_step` on the worker.
+    """
+    from .evaluation.runner import run_step
+
+    def run(spec):
+        return client.submit(run_step, spec, pure=False).result()
+
+    return run

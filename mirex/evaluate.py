@@ -288,7 +288,7 @@ def assess(task: PreparedTask, nodes: list[Node], outcomes: dict) -> dict:
 
 
 def evaluate(out_dir, tasks, submissions, n_folds: int = 3, seed: int = 0, parallel: int = 1,
-             options: StepOptions = StepOptions(), resume: bool = True) -> dict:
+             options: StepOptions = StepOptions(), resume: bool = True, run=None) -> dict:
     """Run every submission on every task, score them, write the reports and the overview.
 
     Parameters
@@ -306,6 +306,9 @@ def evaluate(out_dir, tasks, submissions, n_folds: int = 3, seed: int = 0, paral
         and the base environment of the submissions.
     resume : bool
         Reuse the finished steps of an earlier run whose inputs did not change.
+    run : callable or None
+        Runs one step (default :func:`mirex.evaluation.runner.run_step` in
+        this process; :func:`mirex.cluster.step_runner` runs them on Dask).
 
     Returns
     -------
@@ -328,7 +331,8 @@ def evaluate(out_dir, tasks, submissions, n_folds: int = 3, seed: int = 0, paral
                 plans[t.name, s.name] = plan_steps(t, s, options)
             except SubmissionFolderError as exc:
                 plans[t.name, s.name], errors[t.name, s.name] = [], str(exc)
-    outcomes = run_nodes([n for nodes in plans.values() for n in nodes], parallel, resume)
+    outcomes = run_nodes([n for nodes in plans.values() for n in nodes], parallel, resume,
+                         **({"run": run} if run else {}))
     rows, reports, scored = [], {}, {}
     for t in prepared:
         scored[t.name] = {}

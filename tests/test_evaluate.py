@@ -296,3 +296,22 @@ def test_an_interrupted_run_kills_its_steps_and_the_next_one_resumes(tmp_path):
     outcomes = run_nodes(nodes(quick), parallel=2)
     assert outcomes["a"].resumed and not outcomes["b"].resumed and not outcomes["c"].resumed
     assert all(o.result.status == "ok" for o in outcomes.values())
+
+
+def test_steps_run_on_a_dask_cluster_score_as_locally(setup, tmp_path):
+    root, subs, tasks = setup
+    base = ["evaluate", "--folds", "2", "--task", f"colours={tasks['colours']}",
+            "--submission", f"learner={subs['learner']}",
+            "--submission", f"oneshot={subs['oneshot']}"]
+    results = {}
+    for name, extra in (("local", []), ("cluster", ["--cluster", "local:2"])):
+        result = CliRunner().invoke(main, [base[0], str(tmp_path / name), *base[1:], *extra])
+        assert result.exit_code == 0, result.output
+        results[name] = read_overview(tmp_path / name)
+    for key, row in results["local"].items():
+        remote = results["cluster"][key]
+        assert remote["status"] == row["status"] == "ok"
+        assert remote["overall_accuracy"] == row["overall_accuracy"]
+    result = CliRunner().invoke(main, [base[0], str(tmp_path / "x"), *base[1:],
+                                       "--cluster", "nowhere"])
+    assert result.exit_code == 1 and "Error: cluster 'nowhere'" in result.output
