@@ -207,3 +207,15 @@ def test_too_many_folds_for_a_class_is_one_warning_line(tmp_path):
     (line,) = [x for x in err.splitlines() if "fewer than 10" in x]
     assert line.startswith("[mirex] WARNING: 1 class(es) have fewer than 10")
     assert "warnings.warn" not in err and "UserWarning" not in err and ".py:" not in err
+
+
+def test_a_path_with_a_trailing_space_is_taken_as_given(trained, tmp_path):
+    root, env = trained
+    plain = write_clip(tmp_path / "trail.wav", tone_clip("low", seed=31))
+    spaced = plain + " "
+    os.rename(plain, spaced)
+    (tmp_path / "test.txt").write_text(f"{spaced}\n")
+    err = run([BIN / "Test.sh", root / "s", tmp_path / "test.txt", tmp_path / "out.txt"], env)
+    path, label = (tmp_path / "out.txt").read_text().rstrip("\n").split("\t")
+    assert path == spaced and label in {lab for _, lab in lists.read_labelled(root / "train.txt")}
+    assert "1 extracted, 0 failed" in err
