@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -11,35 +11,13 @@ from ..constants import MAX_DURATION, MAX_SEGMENTS
 from ..engines import embed_clips, make_engine, resolve_engine
 from . import cache_id
 
-__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION", "calibration_segments"]
+__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION"]
+
+log = logging.getLogger(__name__)
 
 #: Bumped whenever the way a clip becomes a vector changes, so old cache
 #: entries stop matching.
 EMBEDDING_VERSION = 1
-#: Seconds of each generated genre rendered per int8 calibration level.
-CALIBRATION_SECONDS = 4.0
-
-
-def calibration_segments(n_samples: int, sample_rate: int, levels=(-20.0,),
-                         seed: int = 0) -> np.ndarray:
-    """Generated music at the given RMS levels (dBFS), for int8 calibration: ``(n, n_samples)``.
-
-    Each genre of the demo synthesiser is rendered at each level (fixed
-    seeds: reproducible), one segment per genre and level.
-    """
-    from ..audio import segment
-    from ..demo.synth import GENRES, synthesize_clip
-
-    out = []
-    for g, genre in enumerate(GENRES):
-        for k, level in enumerate(levels):
-            y = synthesize_clip(genre, seed=seed + 100 * g + k, duration=CALIBRATION_SECONDS,
-                                sr=sample_rate, target_dbfs=level)
-            out.append(segment(np.clip(np.asarray(y, np.float32), -1.0, 1.0), n_samples,
-                               max_segments=1))
-    return np.concatenate(out).astype(np.float32)
-
-
 class SampleCNNExtractor:
     """Clip file -> multi-level SampleCNN embedding, with a cache identity.
 
@@ -57,7 +35,9 @@ class SampleCNNExtractor:
         Segments per inference batch (default: the engine's).
     engine, precision : str
         See :data:`mirex.engines.ENGINES` and :data:`mirex.engines.PRECISIONS`.
-        Float precisions share one cache namespace; 'int8' has its own.
+        Float precisions share one cache namespace; 'dyn8' (dynamically
+        quantized int8, what 'auto' means on a CPU with AVX512-VNNI or
+        AMX-INT8) has its own, named ``<backbone>-<sha>-dyn8-...``.
     num_threads : int or None
         CPU threads of the engine (``None``: all cores).
     engine_cache : path or None
@@ -80,6 +60,7 @@ class SampleCNNExtractor:
         self.num_threads = num_threads
         self.engine_cache = engine_cache
         self._engine = None
+        self._resolved = None
 
     @property
     def name(self) -> str:
@@ -96,15 +77,28 @@ class SampleCNNExtractor:
                 self.max_segments, self.max_duration)
 
     @property
+    def resolved(self) -> tuple[str, str]:
+        """The concrete ``(engine, precision)`` (what 'auto' means on this machine)."""
+        if self._resolved is None:
+            self._resolved = resolve_engine(self.engine, self.precision)
+        return self._resolved
+
+    @property
     def id(self) -> str:
-        """Cache namespace: backbone name, weights checksum, extraction parameters."""
+        """Cache namespace: backbone name, weights checksum, extraction parameters.
+
+        Float precisions (fp32, bf16) share one; dyn8 has its own, whose
+        name says so and changes with the dyn8 model's making.
+        """
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
-        if self.precision == "int8":
-            from ..engines.tflite import INT8_VERSION
+        prefix = f"{self.name}-{self.backbone.weights_sha256[:12]}"
+        if self.resolved[1] == "dyn8":
+            from ..engines.tflite import DYN8_FLOAT_BLOCKS, DYN8_VERSION
 
-            params["precision"] = f"int8-v{INT8_VERSION}"
-        return cache_id(f"{self.name}-{self.backbone.weights_sha256[:12]}", params)
+            params["precision"] = f"dyn8-v{DYN8_VERSION}-float{DYN8_FLOAT_BLOCKS}"
+            prefix += "-dyn8"
+        return cache_id(prefix, params)
 
     def info(self) -> dict:
         return {"extractor": "samplecnn-multilevel", "backbone": self.name,
@@ -114,7 +108,7 @@ class SampleCNNExtractor:
                 "feature_layers": self.backbone.feature_layers,
                 "max_segments": self.max_segments, "max_duration": self.max_duration,
                 "embedding_version": EMBEDDING_VERSION,
-                **({"precision": "int8"} if self.precision == "int8" else {})}
+                "engine": self.resolved[0], "precision": self.resolved[1]}
 
     def prepare(self, path) -> np.ndarray:
         """Decode and segment one file: ``(n_segments, segment_samples)``.
@@ -131,11 +125,11 @@ class SampleCNNExtractor:
     def load(self) -> None:
         """Build the engine now (else the first :meth:`embed` does)."""
         if self._engine is None:
-            calibration = partial(calibration_segments, self.backbone.segment_samples,
-                                  self.backbone.sample_rate)
-            self._engine = make_engine(self.backbone, self.engine, self.precision,
-                                       self.batch_segments, self.num_threads, calibration,
-                                       self.engine_cache)
+            engine, precision = self.resolved
+            log.info("%s: %s engine, %s%s", self.name, engine, precision,
+                     " (auto)" if "auto" in (self.engine, self.precision) else "")
+            self._engine = make_engine(self.backbone, engine, precision, self.batch_segments,
+                                       self.num_threads, self.engine_cache)
 
     def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings of prepared clips: ``(n_clips, dim)``."""
