@@ -5,7 +5,16 @@ from mirex.backbones import load_backbone
 from mirex.constants import SEGMENT_SAMPLES
 from mirex.engines import embed_clips, pool_segments
 from mirex.engines.keras import KerasEngine
-from mirex.extractors.samplecnn import SampleCNNExtractor
+from mirex.extractors.samplecnn import SampleCNNExtractor, calibration_segments
+
+
+def int8_engine(backbone, batch_segments):
+    from functools import partial
+
+    from mirex.engines.tflite import TFLiteEngine
+
+    return TFLiteEngine(backbone, batch_segments, "int8",
+                        calibration=partial(calibration_segments, SEGMENT_SAMPLES, 22050))
 
 
 def dyn8_engine(backbone, batch_segments):
@@ -150,6 +159,8 @@ def test_engines_are_selected_by_name_and_environment(tiny_models):
         SampleCNNExtractor(backbone, engine="fast")
     with pytest.raises(ValueError, match="engine runs"):      # refused before any decoding
         SampleCNNExtractor(backbone, engine="keras", precision="dyn8")
+    with pytest.raises(ValueError, match="engine runs"):
+        SampleCNNExtractor(backbone, engine="keras", precision="int8")
 
 
 def test_auto_means_bf16_keras_on_a_gpu_dyn8_on_a_fast_int8_cpu_else_fp32():
@@ -159,13 +170,14 @@ def test_auto_means_bf16_keras_on_a_gpu_dyn8_on_a_fast_int8_cpu_else_fp32():
         assert resolve_engine("auto", "auto", gpu=True, int8=int8) == ("keras", "bf16")
         assert resolve_engine("auto", "fp32", gpu=True, int8=int8) == ("keras", "fp32")
         assert resolve_engine("auto", "dyn8", gpu=True, int8=int8) == ("tflite", "dyn8")
+        assert resolve_engine("auto", "int8", gpu=True, int8=int8) == ("tflite", "int8")
         assert resolve_engine("auto", "bf16", gpu=False, int8=int8) == ("keras", "bf16")
         assert resolve_engine("keras", "auto", gpu=False, int8=int8) == ("keras", "fp32")
     assert resolve_engine("auto", "auto", gpu=False, int8=False) == ("tflite", "fp32")
     assert resolve_engine("auto", "auto", gpu=False, int8=True) == ("tflite", "dyn8")
     assert resolve_engine("tflite", "auto", gpu=True, int8=False) == ("tflite", "fp32")
     assert resolve_engine("tflite", "auto", gpu=True, int8=True) == ("tflite", "dyn8")
-    for engine, precision in (("keras", "dyn8"), ("tflite", "bf16")):
+    for engine, precision in (("keras", "dyn8"), ("keras", "int8"), ("tflite", "bf16")):
         with pytest.raises(ValueError, match="engine runs"):
             resolve_engine(engine, precision, gpu=False)
 
@@ -174,9 +186,13 @@ def test_each_engine_brings_its_own_batch_size(backbone):
     from mirex.engines import default_batch, make_engine
 
     assert make_engine(backbone, "tflite", "fp32").batch_segments == default_batch("tflite", "fp32")
+    assert make_engine(backbone, "tflite", "int8", calibration=lambda levels: None).batch_segments \
+        == default_batch("tflite", "int8") != default_batch("tflite", "fp32")
     assert make_engine(backbone, "keras", "fp32").batch_segments == default_batch("keras", "fp32")
     assert default_batch("keras", "bf16", gpu=True) > default_batch("keras", "fp32")
     assert make_engine(backbone, "tflite", "fp32", batch_segments=7).batch_segments == 7
+    with pytest.raises(ValueError, match="calibration"):
+        make_engine(backbone, "tflite", "int8")
 
 
 def test_tflite_fp32_equals_the_keras_model(trained_looking_backbone):
@@ -274,7 +290,7 @@ def test_dyn8_has_its_own_cache_and_auto_follows_the_cpu(wide_backbone, tmp_path
 
     def ids():
         return {p: SampleCNNExtractor(wide_backbone, precision=p).id
-                for p in ("auto", "fp32", "bf16", "dyn8")}
+                for p in ("auto", "fp32", "bf16", "dyn8", "int8")}
 
     monkeypatch.setattr(engines, "gpu_available", lambda: False)
     cpuinfo = tmp_path / "cpuinfo"
@@ -287,6 +303,7 @@ def test_dyn8_has_its_own_cache_and_auto_follows_the_cpu(wide_backbone, tmp_path
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
     vnni = ids()
     assert vnni["auto"] == vnni["dyn8"] == plain["dyn8"] != vnni["fp32"] == plain["fp32"]
+    assert vnni["int8"] == plain["int8"] not in (vnni["fp32"], vnni["dyn8"])
     assert SampleCNNExtractor(wide_backbone).info()["precision"] == "dyn8"
 
 
@@ -310,3 +327,61 @@ def test_fast_int8_cpu_reads_the_cpu_flags(tmp_path, monkeypatch):
         f.write(flags("avx512f avx512_vnni"))
     monkeypatch.setattr(engines, "CPUINFO_PATH", str(tmp_path / "c"))
     assert fast_int8_cpu()
+
+
+def test_loudness_bands_follow_the_rms_level():
+    from mirex.audio import rms_dbfs
+    from mirex.engines.tflite import INT8_BAND_DBFS, loudness_band
+
+    x = np.concatenate([_music_at(level)[:1] for level in INT8_BAND_DBFS])
+    np.testing.assert_allclose(rms_dbfs(x, axis=1), INT8_BAND_DBFS, atol=0.5)
+    assert loudness_band(x).tolist() == list(range(len(INT8_BAND_DBFS)))
+    silence_and_full_scale = np.stack([np.zeros(SEGMENT_SAMPLES), np.ones(SEGMENT_SAMPLES)])
+    assert loudness_band(silence_and_full_scale).tolist() == [0, len(INT8_BAND_DBFS) - 1]
+
+
+def test_int8_stays_within_tolerance_of_fp32_at_every_loudness(trained_looking_backbone):
+    from mirex.engines.tflite import loudness_band
+
+    int8 = int8_engine(trained_looking_backbone, batch_segments=3)
+    fp32 = KerasEngine(trained_looking_backbone, batch_segments=3)
+    quiet = _music_at(-40.0)
+    got = int8.segment_features(quiet)
+    assert sorted(int8._runners) == [0]  # only the band in use was built
+    for level in (-40.0, -22.0, -8.0):
+        x = _music_at(level)
+        ref, got = fp32.segment_features(x), int8.segment_features(x)
+        err = _relative_error(ref, got)
+        assert 0 < err.max() < 0.1, (level, err)
+        cosine = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+        assert cosine.min() > 0.995, (level, cosine)
+    # the bands matter: quiet music through the loudest band's model is worse
+    loudest = int8._runner(int(loudness_band(_music_at(-8.0))[0]))
+    from mirex.engines import run_batched
+
+    ref = fp32.segment_features(quiet)
+    mismatched = run_batched(loudest, quiet, 3, int8.dim, SEGMENT_SAMPLES)
+    assert (_relative_error(ref, mismatched).max()
+            > 2 * _relative_error(ref, int8.segment_features(quiet)).max())
+
+
+def test_int8_features_do_not_depend_on_batch_company_or_band_mix(trained_looking_backbone):
+    int8 = int8_engine(trained_looking_backbone, batch_segments=4)
+    mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
+    together = int8.segment_features(mixed)
+    for i in (0, 3, 6):
+        np.testing.assert_array_equal(int8.segment_features(mixed[i : i + 1])[0], together[i])
+
+
+def test_int8_has_its_own_cache(trained_looking_backbone):
+    ids = {p: SampleCNNExtractor(trained_looking_backbone, precision=p).id
+           for p in ("fp32", "bf16", "int8", "dyn8")}
+    assert ids["fp32"] == ids["bf16"] != ids["int8"] != ids["dyn8"] != ids["fp32"]
+
+
+def test_int8_batches_larger_than_the_calibration_set(trained_looking_backbone):
+    from mirex.engines.tflite import band_levels
+
+    n_cal = len(calibration_segments(SEGMENT_SAMPLES, 22050, band_levels(0)))
+    model = int8_engine(trained_looking_backbone, batch_segments=2 * n_cal + 3)
+    assert np.isfinite(model.segment_features(segments(2, 3))).all()

@@ -3,7 +3,7 @@
 The backbone's tap graph is traced for a fixed batch shape, its variables
 are frozen into constants and the graph is converted to a TFLite flatbuffer,
 which the interpreter runs with XNNPACK, TFLite's optimised CPU backend.
-Two precisions:
+Three precisions:
 
 ``'fp32'``
     The Keras tap graph (:func:`mirex.engines.base.tap_model`) in float32:
@@ -30,6 +30,18 @@ Two precisions:
     1.3 times as fast as fp32 (``benchmarks/bench_precision.py``). Its
     features are kept apart from the float ones (the extractor id names the
     precision and :data:`DYN8_VERSION`).
+``'int8'`` (opt-in)
+    Full-integer post-training quantization: int8 weights (per channel)
+    and activations with fixed ranges. A raw-waveform network's activations
+    scale with the loudness of its input, so one set of ranges cannot serve
+    quiet and loud recordings alike; there is therefore a bank of int8
+    models, one per loudness band (:data:`INT8_BAND_DBFS`), each calibrated
+    on music at its band's levels (:func:`band_levels`, music passed in as
+    a callable ``levels -> segments``), and each segment runs in the model
+    of the band nearest its RMS level, built when a segment first needs it.
+    The fastest path on a CPU with VNNI/AMX, but 5-10 % off fp32 at some
+    levels with the trained backbones, so it stays opt-in, with its own
+    cache namespace (:data:`INT8_VERSION`).
 
 Converted models are kept on disk (``cache_dir``, one ``.tflite`` file per
 weights, taps, batch and precision, written atomically), so later calls
@@ -51,19 +63,27 @@ import numpy as np
 
 from .base import run_batched, tap_model
 
-__all__ = ["PRECISIONS", "DYN8_VERSION", "DYN8_FLOAT_BLOCKS", "convert", "dyn8_graph",
-           "TFLiteEngine"]
+__all__ = ["PRECISIONS", "DYN8_VERSION", "DYN8_FLOAT_BLOCKS", "INT8_VERSION", "INT8_BAND_DBFS",
+           "convert", "dyn8_graph", "TFLiteEngine", "loudness_band", "band_levels"]
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "dyn8")
+PRECISIONS = ("fp32", "dyn8", "int8")
 #: Bumped whenever the conversion changes; part of the converted-model cache key.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 1
 #: Bumped whenever the dyn8 graph's making changes; part of the cache identity
 #: of dyn8 features.
 DYN8_VERSION = 1
 #: Blocks ``1 .. DYN8_FLOAT_BLOCKS`` run in float32 in the dyn8 model.
 DYN8_FLOAT_BLOCKS = 2
+#: Bumped whenever the int8 models' making (bands, calibration) changes; part
+#: of the cache identity of int8 features.
+INT8_VERSION = 3
+#: Centre RMS levels (dBFS) of the int8 loudness bands, 8 dB apart; a segment
+#: runs in the band whose centre is nearest its level.
+INT8_BAND_DBFS = (-42.0, -34.0, -26.0, -18.0, -10.0)
+#: A band's model is calibrated at its centre and this many dB either side.
+INT8_BAND_SPREAD_DB = 3.0
 
 
 def _interpreter_class():
@@ -74,6 +94,20 @@ def _interpreter_class():
 
         Interpreter = tf.lite.Interpreter
     return Interpreter
+
+
+def loudness_band(segments: np.ndarray, centres=INT8_BAND_DBFS) -> np.ndarray:
+    """Index of the band of ``centres`` (dBFS) nearest each segment's RMS level: ``(n,)`` int."""
+    from ..audio import rms_dbfs
+
+    level = np.maximum(rms_dbfs(segments, axis=1), min(centres) - 100.0)  # silence: quietest
+    return np.abs(level[:, None] - np.asarray(centres, np.float64)[None, :]).argmin(axis=1)
+
+
+def band_levels(band: int) -> tuple[float, ...]:
+    """Calibration levels (dBFS) of the int8 model of band ``band``."""
+    centre = INT8_BAND_DBFS[band]
+    return (centre - INT8_BAND_SPREAD_DB, centre, centre + INT8_BAND_SPREAD_DB)
 
 
 def _folded_blocks(backbone) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -167,14 +201,16 @@ def _restore_float_filters(flatbuffer: bytes, kernels) -> bytes:
 
 
 def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
-            backbone=None) -> bytes:
+            backbone=None, calibration: np.ndarray | None = None) -> bytes:
     """TFLite flatbuffer for inputs ``(batch, n_samples)`` float32.
 
     ``precision='fp32'``: ``keras_model`` (``(batch, n_samples, 1)`` ->
     ``(batch, dim)``) as it is. ``'dyn8'``: ``backbone``'s
     :func:`dyn8_graph` with dynamic-range quantization (no representative
     data: weights int8 per channel, activations quantized at run time) and
-    its first blocks restored to float32.
+    its first blocks restored to float32. ``'int8'``: ``keras_model``
+    fully quantized, ``calibration`` segments ``(n, n_samples)`` setting the
+    activation ranges (inputs and outputs stay float32).
     """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
@@ -194,6 +230,18 @@ def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     if precision == "dyn8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "int8":
+        if calibration is None or len(calibration) == 0:
+            raise ValueError("int8 conversion needs calibration segments")
+        calibration = np.asarray(calibration, np.float32)
+
+        def representative():
+            for start in range(0, len(calibration), batch):
+                # wrap around: every batch is full whatever its size
+                yield [calibration[np.arange(start, start + batch) % len(calibration)]]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         flatbuffer = converter.convert()
@@ -210,46 +258,58 @@ class TFLiteEngine:
     backbone : mirex.backbones.Backbone
     batch_segments : int
         Segments per interpreter call (fixed: the last batch is zero-padded).
-    precision : {'fp32', 'dyn8'}
-        See the module docstring.
+    precision : {'fp32', 'dyn8', 'int8'}
+        See the module docstring. For int8, one quantized model per loudness
+        band, built on first use.
     num_threads : int or None
         Interpreter threads (default: all cores).
+    calibration : callable or None
+        int8 only: ``levels (dBFS) -> segments (n, segment_samples)`` float32,
+        the music whose activations set a band's quantization ranges.
     cache_dir : path or None
         Where converted models are kept (``None``: convert every time).
     """
 
     def __init__(self, backbone, batch_segments: int, precision: str = "fp32",
-                 num_threads: int | None = None, cache_dir=None):
+                 num_threads: int | None = None, calibration=None, cache_dir=None):
         if precision not in PRECISIONS:
             raise ValueError(f"the tflite engine runs {' or '.join(PRECISIONS)}, not {precision}")
+        if precision == "int8" and calibration is None:
+            raise ValueError("the int8 tflite engine needs calibration music (levels -> segments)")
         self.backbone = backbone
         self.batch_segments = int(batch_segments)
         self.precision = precision
+        self._calibration = calibration
         self._cache_dir = Path(cache_dir) if cache_dir else None
         self.dim = int(backbone.embedding_dim)
         self._threads = int(num_threads or os.cpu_count() or 1)
-        self._run = self._runner()
+        self._runners = {}
+        if precision != "int8":
+            self._runner(None)  # built now: the one model is always needed
 
-    def _cache_path(self) -> Path | None:
-        """Where the converted model is kept, or ``None`` without a cache."""
+    def _cache_path(self, band: int | None = None) -> Path | None:
+        """Where the converted model (of an int8 ``band``) is kept, or ``None`` without a cache."""
         if self._cache_dir is None:
             return None
         b = self.backbone
         key = {"engine": ENGINE_VERSION, "weights": b.weights_sha256, "taps": b.feature_layers,
                "n_samples": b.segment_samples, "batch": self.batch_segments,
-               "precision": self.precision,
-               "dyn8": [DYN8_VERSION, DYN8_FLOAT_BLOCKS] if self.precision == "dyn8" else None}
+               "precision": self.precision, "band": band,
+               "int8": INT8_VERSION if self.precision == "int8" else None}
+        if self.precision == "dyn8":  # (fp32 and int8 keys as before dyn8 existed)
+            key["dyn8"] = [DYN8_VERSION, DYN8_FLOAT_BLOCKS]
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
         return self._cache_dir / f"{b.name}-{self.precision}-{digest}.tflite"
 
-    def _flatbuffer(self) -> bytes:
-        """The converted model: from the cache, else converted (and cached)."""
-        path = self._cache_path()
+    def _flatbuffer(self, band: int | None = None) -> bytes:
+        """The converted model (of an int8 ``band``): from the cache, else converted (and cached)."""
+        path = self._cache_path(band)
         if path is not None and path.is_file():
             return path.read_bytes()
-        keras_model = tap_model(self.backbone) if self.precision == "fp32" else None
+        keras_model = tap_model(self.backbone) if self.precision != "dyn8" else None
+        calibration = None if band is None else self._calibration(band_levels(band))
         flatbuffer = convert(keras_model, self.batch_segments, self.backbone.segment_samples,
-                             self.precision, self.backbone)
+                             self.precision, self.backbone, calibration)
         if path is not None:
             from ..fileio import atomic_write_bytes
 
@@ -267,28 +327,41 @@ class TFLiteEngine:
         interpreter.allocate_tensors()
         return interpreter
 
-    def _runner(self):
-        """The interpreter call of the converted model."""
-        try:
-            interpreter = self._interpreter(self._flatbuffer())
-        except (ValueError, RuntimeError) as exc:
-            path = self._cache_path()
-            if path is None or not path.exists():
-                raise
-            log.warning("%s: damaged converted model (%s); converting again", path, exc)
-            path.unlink(missing_ok=True)
-            interpreter = self._interpreter(self._flatbuffer())
-        source = interpreter.get_input_details()[0]["index"]
-        sink = interpreter.get_output_details()[0]["index"]
+    def _runner(self, band: int | None = None):
+        """The interpreter call of the model (``band=None``) or of an int8 band's."""
+        if band not in self._runners:
+            try:
+                interpreter = self._interpreter(self._flatbuffer(band))
+            except (ValueError, RuntimeError) as exc:
+                path = self._cache_path(band)
+                if path is None or not path.exists():
+                    raise
+                log.warning("%s: damaged converted model (%s); converting again", path, exc)
+                path.unlink(missing_ok=True)
+                interpreter = self._interpreter(self._flatbuffer(band))
+            source = interpreter.get_input_details()[0]["index"]
+            sink = interpreter.get_output_details()[0]["index"]
 
-        def run(chunk: np.ndarray) -> np.ndarray:
-            interpreter.set_tensor(source, chunk)
-            interpreter.invoke()
-            return interpreter.get_tensor(sink).copy()
+            def run(chunk: np.ndarray) -> np.ndarray:
+                interpreter.set_tensor(source, chunk)
+                interpreter.invoke()
+                return interpreter.get_tensor(sink).copy()
 
-        return run
+            self._runners[band] = run
+        return self._runners[band]
 
     def segment_features(self, segments: np.ndarray) -> np.ndarray:
         """Per-segment multi-level features: ``(n_segments, n) -> (n_segments, dim)`` float32."""
-        return run_batched(self._run, segments, self.batch_segments, self.dim,
-                           self.backbone.segment_samples)
+        segments = np.asarray(segments, np.float32)
+        n = self.backbone.segment_samples
+        if self.precision != "int8":
+            return run_batched(self._runner(None), segments, self.batch_segments, self.dim, n)
+        if segments.ndim != 2:
+            raise ValueError(f"expected segments of shape (n, {n}), got {segments.shape}")
+        bands = loudness_band(segments)
+        out = np.empty((len(segments), self.dim), np.float32)
+        for band in np.unique(bands):
+            rows = np.flatnonzero(bands == band)
+            out[rows] = run_batched(self._runner(int(band)), segments[rows],
+                                    self.batch_segments, self.dim, n)
+        return out

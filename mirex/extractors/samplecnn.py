@@ -3,21 +3,46 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Sequence
 
 import numpy as np
 
 from ..constants import MAX_DURATION, MAX_SEGMENTS
-from ..engines import embed_clips, make_engine, resolve_engine
+from ..engines import embed_clips, fast_int8_cpu, make_engine, resolve_engine
 from . import cache_id
 
-__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION"]
+__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION", "calibration_segments"]
 
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the way a clip becomes a vector changes, so old cache
 #: entries stop matching.
 EMBEDDING_VERSION = 1
+#: Seconds of each generated genre rendered per int8 calibration level.
+CALIBRATION_SECONDS = 4.0
+
+
+def calibration_segments(n_samples: int, sample_rate: int, levels=(-20.0,),
+                         seed: int = 0) -> np.ndarray:
+    """Generated music at the given RMS levels (dBFS), for int8 calibration: ``(n, n_samples)``.
+
+    Each genre of the demo synthesiser is rendered at each level (fixed
+    seeds: reproducible), one segment per genre and level.
+    """
+    from ..audio import segment
+    from ..demo.synth import GENRES, synthesize_clip
+
+    out = []
+    for g, genre in enumerate(GENRES):
+        for k, level in enumerate(levels):
+            y = synthesize_clip(genre, seed=seed + 100 * g + k, duration=CALIBRATION_SECONDS,
+                                sr=sample_rate, target_dbfs=level)
+            out.append(segment(np.clip(np.asarray(y, np.float32), -1.0, 1.0), n_samples,
+                               max_segments=1))
+    return np.concatenate(out).astype(np.float32)
+
+
 class SampleCNNExtractor:
     """Clip file -> multi-level SampleCNN embedding, with a cache identity.
 
@@ -37,7 +62,8 @@ class SampleCNNExtractor:
         See :data:`mirex.engines.ENGINES` and :data:`mirex.engines.PRECISIONS`.
         Float precisions share one cache namespace; 'dyn8' (dynamically
         quantized int8, what 'auto' means on a CPU with AVX512-VNNI or
-        AMX-INT8) has its own, named ``<backbone>-<sha>-dyn8-...``.
+        AMX-INT8) has its own, named ``<backbone>-<sha>-dyn8-...``, and so
+        has 'int8'.
     num_threads : int or None
         CPU threads of the engine (``None``: all cores).
     engine_cache : path or None
@@ -87,17 +113,24 @@ class SampleCNNExtractor:
     def id(self) -> str:
         """Cache namespace: backbone name, weights checksum, extraction parameters.
 
-        Float precisions (fp32, bf16) share one; dyn8 has its own, whose
-        name says so and changes with the dyn8 model's making.
+        Float precisions (fp32, bf16) share one; dyn8 and int8 have their
+        own, whose names say so and change with the quantized models' making.
         """
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
         prefix = f"{self.name}-{self.backbone.weights_sha256[:12]}"
-        if self.resolved[1] == "dyn8":
+        # 'auto' is dyn8 only on a fast-int8 CPU: elsewhere no GPU probe is needed
+        quantized = self.precision if self.precision != "auto" else \
+            self.resolved[1] if fast_int8_cpu() else "fp32"
+        if quantized == "dyn8":
             from ..engines.tflite import DYN8_FLOAT_BLOCKS, DYN8_VERSION
 
             params["precision"] = f"dyn8-v{DYN8_VERSION}-float{DYN8_FLOAT_BLOCKS}"
             prefix += "-dyn8"
+        elif quantized == "int8":
+            from ..engines.tflite import INT8_VERSION
+
+            params["precision"] = f"int8-v{INT8_VERSION}"  # (as before dyn8 existed)
         return cache_id(prefix, params)
 
     def info(self) -> dict:
@@ -128,8 +161,10 @@ class SampleCNNExtractor:
             engine, precision = self.resolved
             log.info("%s: %s engine, %s%s", self.name, engine, precision,
                      " (auto)" if "auto" in (self.engine, self.precision) else "")
+            calibration = partial(calibration_segments, self.backbone.segment_samples,
+                                  self.backbone.sample_rate)
             self._engine = make_engine(self.backbone, engine, precision, self.batch_segments,
-                                       self.num_threads, self.engine_cache)
+                                       self.num_threads, calibration, self.engine_cache)
 
     def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings of prepared clips: ``(n_clips, dim)``."""
