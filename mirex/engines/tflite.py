@@ -281,6 +281,7 @@ class TFLiteEngine:
         self.precision = precision
         self._calibration = calibration
         self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._keras = None  # the tap graph (fp32, int8), built only to convert
         self.dim = int(backbone.embedding_dim)
         self._threads = int(num_threads or os.cpu_count() or 1)
         self._runners = {}
@@ -306,9 +307,10 @@ class TFLiteEngine:
         path = self._cache_path(band)
         if path is not None and path.is_file():
             return path.read_bytes()
-        keras_model = tap_model(self.backbone) if self.precision != "dyn8" else None
+        if self._keras is None and self.precision != "dyn8":
+            self._keras = tap_model(self.backbone)
         calibration = None if band is None else self._calibration(band_levels(band))
-        flatbuffer = convert(keras_model, self.batch_segments, self.backbone.segment_samples,
+        flatbuffer = convert(self._keras, self.batch_segments, self.backbone.segment_samples,
                              self.precision, self.backbone, calibration)
         if path is not None:
             from ..fileio import atomic_write_bytes
