@@ -25,8 +25,8 @@ import os
 from .base import Engine, embed_clips, pool_segments, run_batched, tap_model
 
 __all__ = ["ENGINES", "PRECISIONS", "Engine", "make_engine", "resolve_engine",
-           "gpu_available", "fast_int8_cpu", "FAST_INT8_FLAGS", "default_batch", "embed_clips", "pool_segments", "run_batched",
-           "tap_model"]
+           "gpu_available", "fast_int8_cpu", "FAST_INT8_FLAGS", "default_batch", "embed_clips",
+           "pool_segments", "run_batched", "tap_model"]
 
 #: Engine names; 'auto' picks per machine (see :func:`resolve_engine`).
 ENGINES = ("auto", "keras", "tflite")

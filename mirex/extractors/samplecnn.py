@@ -87,6 +87,7 @@ class SampleCNNExtractor:
         self.engine_cache = engine_cache
         self._engine = None
         self._resolved = None
+        self._id = None
 
     @property
     def name(self) -> str:
@@ -115,7 +116,13 @@ class SampleCNNExtractor:
 
         Float precisions (fp32, bf16) share one; dyn8 and int8 have their
         own, whose names say so and change with the quantized models' making.
+        Worked out once per extractor.
         """
+        if self._id is None:
+            self._id = self._cache_id()
+        return self._id
+
+    def _cache_id(self) -> str:
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
         prefix = f"{self.name}-{self.backbone.weights_sha256[:12]}"
