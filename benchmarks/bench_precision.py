@@ -99,11 +99,11 @@ def make_extractor(backbone, candidate: str, threads=None, cache_dir=None):
         return extractor
 
     class Experimental(TFLiteEngine):
-        def _cache_path(self):
+        def _cache_path(self, band=None):
             path = super()._cache_path()
             return None if path is None else path.with_name(f"{candidate}-{path.name}")
 
-        def _flatbuffer(self):
+        def _flatbuffer(self, band=None):
             path = self._cache_path()
             if path is not None and path.is_file():
                 return path.read_bytes()
