@@ -113,7 +113,7 @@ def make_extractor(backbone, candidate: str, threads=None, cache_dir=None):
                 path.write_bytes(flatbuffer)
             return flatbuffer
 
-    extractor._engine = Experimental(backbone, 4, "fp32", threads, cache_dir)
+    extractor._engine = Experimental(backbone, 4, "fp32", threads, cache_dir=cache_dir)
     return extractor
 
 
