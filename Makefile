@@ -32,9 +32,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision fp32
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision fp32
+	$(PY) benchmarks/bench_extraction.py --engine tflite --precision dyn8
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8 --clips 8 \
 		--backbone models/samplecnn-msd
+	$(PY) benchmarks/bench_precision.py
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision bf16 --clips 4
 	$(PY) benchmarks/bench_extraction.py --engine tflite --variant LPNKK3
 	$(PY) benchmarks/bench_accelerator.py --segments 256 --batches 16

@@ -17,6 +17,12 @@ def int8_engine(backbone, batch_segments):
                         calibration=partial(calibration_segments, SEGMENT_SAMPLES, 22050))
 
 
+def dyn8_engine(backbone, batch_segments):
+    from mirex.engines.tflite import TFLiteEngine
+
+    return TFLiteEngine(backbone, batch_segments, "dyn8")
+
+
 @pytest.fixture(scope="module")
 def backbone(tiny_models):
     return load_backbone(tiny_models / "samplecnn-msd")
@@ -93,14 +99,12 @@ def test_thread_bound_reaches_tensorflow(tmp_path):
     assert out.stdout.split() == ["1", "1", "1", "1"]
 
 
-@pytest.fixture(scope="module")
-def trained_looking_backbone(tmp_path_factory):
-    """A tiny backbone with non-trivial batch-norm statistics (so folding is exercised)."""
-    from conftest import TINY_CONFIG
+def _with_batch_norm_statistics(folder, config, seed=7):
+    """A backbone whose batch norms have non-trivial statistics (so folding is exercised)."""
     from mirex.backbones import save_backbone
     from mirex.backbones.samplecnn import build_samplecnn
 
-    model = build_samplecnn(TINY_CONFIG, seed=7)
+    model = build_samplecnn(config, seed=seed)
     rng = np.random.default_rng(0)
     for layer in model.layers:
         if layer.name.endswith("_bn"):
@@ -109,8 +113,28 @@ def trained_looking_backbone(tmp_path_factory):
             layer.beta.assign(rng.normal(0, 0.2, c))
             layer.moving_mean.assign(rng.normal(0, 0.2, c))
             layer.moving_variance.assign(rng.uniform(0.3, 2.0, c))
-    return save_backbone(tmp_path_factory.mktemp("bn") / "b", model, "b", TINY_CONFIG,
-                         [f"t{i}" for i in range(TINY_CONFIG["n_outputs"])], {}, trained=False)
+    return save_backbone(folder, model, "b", config,
+                         [f"t{i}" for i in range(config["n_outputs"])], {}, trained=False)
+
+
+@pytest.fixture(scope="module")
+def trained_looking_backbone(tmp_path_factory):
+    """A tiny backbone with non-trivial batch-norm statistics."""
+    from conftest import TINY_CONFIG
+
+    return _with_batch_norm_statistics(tmp_path_factory.mktemp("bn") / "b", TINY_CONFIG)
+
+
+#: Wide enough that every convolution after block 1 has 1024 weights or more,
+#: the converter's threshold for quantizing a tensor.
+WIDE_CONFIG = {"widths": [16, 24, 24, 32, 32, 32, 32, 32, 32, 48, 48], "n_outputs": 5,
+               "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def wide_backbone(tmp_path_factory):
+    """A small backbone all of whose later convolutions dynamic-range quantization quantizes."""
+    return _with_batch_norm_statistics(tmp_path_factory.mktemp("wide") / "b", WIDE_CONFIG)
 
 
 def test_engines_are_selected_by_name_and_environment(tiny_models):
@@ -134,19 +158,26 @@ def test_engines_are_selected_by_name_and_environment(tiny_models):
     with pytest.raises(ValueError, match="engine"):
         SampleCNNExtractor(backbone, engine="fast")
     with pytest.raises(ValueError, match="engine runs"):      # refused before any decoding
+        SampleCNNExtractor(backbone, engine="keras", precision="dyn8")
+    with pytest.raises(ValueError, match="engine runs"):
         SampleCNNExtractor(backbone, engine="keras", precision="int8")
 
 
-def test_auto_means_bf16_keras_on_a_gpu_and_fp32_tflite_on_a_cpu():
+def test_auto_means_bf16_keras_on_a_gpu_dyn8_on_a_fast_int8_cpu_else_fp32():
     from mirex.engines import resolve_engine
 
-    assert resolve_engine("auto", "auto", gpu=True) == ("keras", "bf16")
-    assert resolve_engine("auto", "auto", gpu=False) == ("tflite", "fp32")
-    assert resolve_engine("auto", "fp32", gpu=True) == ("keras", "fp32")
-    assert resolve_engine("auto", "int8", gpu=True) == ("tflite", "int8")
-    assert resolve_engine("auto", "bf16", gpu=False) == ("keras", "bf16")
-    assert resolve_engine("tflite", "auto", gpu=True) == ("tflite", "fp32")
-    for engine, precision in (("keras", "int8"), ("tflite", "bf16")):
+    for int8 in (False, True):
+        assert resolve_engine("auto", "auto", gpu=True, int8=int8) == ("keras", "bf16")
+        assert resolve_engine("auto", "fp32", gpu=True, int8=int8) == ("keras", "fp32")
+        assert resolve_engine("auto", "dyn8", gpu=True, int8=int8) == ("tflite", "dyn8")
+        assert resolve_engine("auto", "int8", gpu=True, int8=int8) == ("tflite", "int8")
+        assert resolve_engine("auto", "bf16", gpu=False, int8=int8) == ("keras", "bf16")
+        assert resolve_engine("keras", "auto", gpu=False, int8=int8) == ("keras", "fp32")
+    assert resolve_engine("auto", "auto", gpu=False, int8=False) == ("tflite", "fp32")
+    assert resolve_engine("auto", "auto", gpu=False, int8=True) == ("tflite", "dyn8")
+    assert resolve_engine("tflite", "auto", gpu=True, int8=False) == ("tflite", "fp32")
+    assert resolve_engine("tflite", "auto", gpu=True, int8=True) == ("tflite", "dyn8")
+    for engine, precision in (("keras", "dyn8"), ("keras", "int8"), ("tflite", "bf16")):
         with pytest.raises(ValueError, match="engine runs"):
             resolve_engine(engine, precision, gpu=False)
 
@@ -159,7 +190,7 @@ def test_each_engine_brings_its_own_batch_size(backbone):
         == default_batch("tflite", "int8") != default_batch("tflite", "fp32")
     assert make_engine(backbone, "keras", "fp32").batch_segments == default_batch("keras", "fp32")
     assert default_batch("keras", "bf16", gpu=True) > default_batch("keras", "fp32")
-    assert make_engine(backbone, "tflite", batch_segments=7).batch_segments == 7
+    assert make_engine(backbone, "tflite", "fp32", batch_segments=7).batch_segments == 7
     with pytest.raises(ValueError, match="calibration"):
         make_engine(backbone, "tflite", "int8")
 
@@ -205,6 +236,97 @@ def _music_at(dbfs, seed=999):
     x = np.concatenate([segment(synthesize_clip(g, seed=seed, duration=6.0), max_segments=2)
                         for g in ("march", "swing", "techno")])
     return scale_to_dbfs(x, dbfs, axis=1)
+
+
+LEVELS_DBFS = (-40.0, -30.0, -20.0, -12.0, -6.0)
+
+
+def test_dyn8_stays_within_tolerance_of_fp32_at_every_loudness(wide_backbone):
+    fp32 = KerasEngine(wide_backbone, batch_segments=3)
+    dyn8 = dyn8_engine(wide_backbone, batch_segments=3)
+    for level in LEVELS_DBFS:
+        x = _music_at(level)
+        ref, got = fp32.segment_features(x), dyn8.segment_features(x)
+        err = _relative_error(ref, got)
+        assert 0 < err.max() < 0.05, (level, err)   # a segment: really reduced, within 5 %
+        cosine = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+        assert cosine.min() > 0.999, (level, cosine)
+        # the clip (mean over its segments: what the SVM sees) within 2 %
+        clip_err = _relative_error(ref.mean(0, keepdims=True), got.mean(0, keepdims=True))
+        assert clip_err.max() < 0.02, (level, clip_err)
+
+
+def test_dyn8_model_is_quantized_except_its_first_blocks(wide_backbone):
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from mirex.engines.tflite import DYN8_FLOAT_BLOCKS, convert
+
+    b = wide_backbone
+    model = flatbuffer_utils.convert_bytearray_to_object(
+        bytearray(convert(None, 2, b.segment_samples, "dyn8", b)))
+    tensors = model.subgraphs[0].tensors
+    filters = [tensors[op.inputs[1]] for op in model.subgraphs[0].operators
+               if len(op.inputs) == 3 and len(tensors[op.inputs[1]].shape) == 4]
+    n_blocks = len(b.config["widths"])
+    # blocks after the float ones run two int8 convolutions each (W_hi + W_lo)
+    assert len(filters) == DYN8_FLOAT_BLOCKS + 2 * (n_blocks - DYN8_FLOAT_BLOCKS)
+    assert sum(t.type == 9 for t in filters) == 2 * (n_blocks - DYN8_FLOAT_BLOCKS)  # int8
+    assert sum(t.type == 0 for t in filters) == DYN8_FLOAT_BLOCKS                   # float32
+
+
+def test_dyn8_features_do_not_depend_on_batch_company_or_loudness_mix(wide_backbone):
+    dyn8 = dyn8_engine(wide_backbone, batch_segments=4)
+    mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
+    together = dyn8.segment_features(mixed)
+    for i in (0, 3, 6):
+        np.testing.assert_array_equal(dyn8.segment_features(mixed[i : i + 1])[0], together[i])
+    other_batch = dyn8_engine(wide_backbone, batch_segments=3).segment_features(mixed)
+    np.testing.assert_array_equal(other_batch, together)
+
+
+def test_dyn8_has_its_own_cache_and_auto_follows_the_cpu(wide_backbone, tmp_path,
+                                                        monkeypatch):
+    import mirex.engines as engines
+
+    def ids():
+        return {p: SampleCNNExtractor(wide_backbone, precision=p).id
+                for p in ("auto", "fp32", "bf16", "dyn8", "int8")}
+
+    monkeypatch.setattr(engines, "gpu_available", lambda: False)
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(engines, "CPUINFO_PATH", str(cpuinfo))
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n")
+    plain = ids()
+    assert plain["auto"] == plain["fp32"] == plain["bf16"] != plain["dyn8"]
+    assert "-dyn8-" in plain["dyn8"] and "dyn8" not in plain["fp32"]
+    assert SampleCNNExtractor(wide_backbone).info()["precision"] == "fp32"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    vnni = ids()
+    assert vnni["auto"] == vnni["dyn8"] == plain["dyn8"] != vnni["fp32"] == plain["fp32"]
+    assert vnni["int8"] == plain["int8"] not in (vnni["fp32"], vnni["dyn8"])
+    assert SampleCNNExtractor(wide_backbone).info()["precision"] == "dyn8"
+
+
+def test_fast_int8_cpu_reads_the_cpu_flags(tmp_path, monkeypatch):
+    import mirex.engines as engines
+    from mirex.engines import fast_int8_cpu
+
+    def flags(text):
+        return f"processor\t: 0\nvendor_id\t: x\nflags\t\t: {text}\nbugs\t\t: spectre\n"
+
+    assert not fast_int8_cpu(flags("fpu sse4_2 avx avx2 fma"))                 # AVX2 only
+    assert not fast_int8_cpu(flags("avx2 avx_vnni"))                          # AVX-VNNI, no AVX-512
+    assert not fast_int8_cpu(flags("avx2 avx512f avx512bw avx512_bf16"))      # AVX-512, no VNNI
+    assert fast_int8_cpu(flags("avx2 avx512f avx512_vnni avx512_bf16"))       # Zen 4/5, Cascade Lake
+    assert fast_int8_cpu(flags("avx512f avx512_vnni amx_tile amx_int8"))      # Sapphire Rapids
+    assert not fast_int8_cpu("processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n")  # ARM
+    assert not fast_int8_cpu("")
+    monkeypatch.setattr(engines, "CPUINFO_PATH", str(tmp_path / "missing"))
+    assert not fast_int8_cpu()
+    with open(tmp_path / "c", "w") as f:
+        f.write(flags("avx512f avx512_vnni"))
+    monkeypatch.setattr(engines, "CPUINFO_PATH", str(tmp_path / "c"))
+    assert fast_int8_cpu()
 
 
 def test_loudness_bands_follow_the_rms_level():
@@ -253,8 +375,8 @@ def test_int8_features_do_not_depend_on_batch_company_or_band_mix(trained_lookin
 
 def test_int8_has_its_own_cache(trained_looking_backbone):
     ids = {p: SampleCNNExtractor(trained_looking_backbone, precision=p).id
-           for p in ("auto", "fp32", "bf16", "int8")}
-    assert ids["auto"] == ids["fp32"] == ids["bf16"] != ids["int8"]
+           for p in ("fp32", "bf16", "int8", "dyn8")}
+    assert ids["fp32"] == ids["bf16"] != ids["int8"] != ids["dyn8"] != ids["fp32"]
 
 
 def test_int8_batches_larger_than_the_calibration_set(trained_looking_backbone):

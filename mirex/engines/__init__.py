@@ -4,13 +4,17 @@
 engine     runtime                                                    precisions
 =========  =========================================================  ===============
 ``keras``  TensorFlow's kernels, CPU or GPU (:mod:`.keras`)           fp32, bf16
-``tflite`` TensorFlow Lite + XNNPACK, CPU (:mod:`.tflite`)            fp32, int8
-``auto``   keras in bf16 when TensorFlow sees a GPU, else tflite fp32
+``tflite`` TensorFlow Lite + XNNPACK, CPU (:mod:`.tflite`)            fp32, dyn8, int8
+``auto``   keras in bf16 when TensorFlow sees a GPU; else tflite in dyn8
+           where the CPU has fast int8 dot products (:func:`fast_int8_cpu`),
+           else tflite fp32
 =========  =========================================================  ===============
 
 In float32 both engines give the same features within float32 rounding, so
 a cache made with one serves the other; bf16 stays within about 1 % and
-shares the cache too; int8 is kept apart (see the extractor's cache id).
+shares the cache too; dyn8 (dynamically quantized int8, within 2 % of fp32)
+and int8 (opt-in: fixed-range int8 in 5 loudness bands, fastest, 5-10 % off)
+each have their own (see the extractor's cache id).
 :func:`make_engine` is the one factory; each engine brings its own batch size.
 """
 
@@ -21,22 +25,53 @@ import os
 from .base import Engine, embed_clips, pool_segments, run_batched, tap_model
 
 __all__ = ["ENGINES", "PRECISIONS", "Engine", "make_engine", "resolve_engine",
-           "gpu_available", "default_batch", "embed_clips", "pool_segments", "run_batched",
-           "tap_model"]
+           "gpu_available", "fast_int8_cpu", "FAST_INT8_FLAGS", "default_batch", "embed_clips",
+           "pool_segments", "run_batched", "tap_model"]
 
 #: Engine names; 'auto' picks per machine (see :func:`resolve_engine`).
 ENGINES = ("auto", "keras", "tflite")
-#: Precision names; 'auto': bf16 on a GPU, else fp32.
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+#: Precision names; 'auto': bf16 on a GPU, dyn8 on a CPU with fast int8, else fp32.
+PRECISIONS = ("auto", "fp32", "bf16", "dyn8", "int8")
 #: What each engine runs.
-_ALLOWED = {"keras": ("fp32", "bf16"), "tflite": ("fp32", "int8")}
+_ALLOWED = {"keras": ("fp32", "bf16"), "tflite": ("fp32", "dyn8", "int8")}
 #: Segments per batch, by (engine, precision, gpu). TFLite fp32: 4 is as fast
 #: as 16 on 2 cores with a quarter of the activation arena (peak RSS 1.09 GB
-#: against 1.40 GB); int8: its segments are split among loudness bands, each
-#: band's last batch zero-padded, and 2 wastes less (47.5 segments/s against
-#: 43.7 with 4); on a GPU large batches keep it busy.
-_BATCH = {("tflite", "fp32"): 4, ("tflite", "int8"): 2, ("keras", "cpu"): 16,
-          ("keras", "gpu"): 256}
+#: against 1.40 GB); dyn8 quantizes each segment on its own, so the batch
+#: size changes no result; int8: its segments are split among loudness bands,
+#: each band's last batch zero-padded, and 2 wastes less (47.5 segments/s
+#: against 43.7 with 4); on a GPU large batches keep it busy.
+_BATCH = {("tflite", "fp32"): 4, ("tflite", "dyn8"): 4, ("tflite", "int8"): 2,
+          ("keras", "cpu"): 16, ("keras", "gpu"): 256}
+#: /proc/cpuinfo flags (x86) of int8 dot-product instructions that XNNPACK's
+#: dynamically quantized (QD8) kernels use: AVX512-VNNI (Intel Cascade Lake
+#: and later Xeons, AMD Zen 4/5) or AMX-INT8 (Intel Sapphire Rapids and
+#: later). Without them (AVX2-only CPUs, AVX-VNNI without AVX-512, ARM) dyn8
+#: is not known to be faster than fp32, so 'auto' stays with fp32 there.
+FAST_INT8_FLAGS = ("avx512_vnni", "amx_int8")
+#: Where the CPU's flags are read (a test may point it elsewhere).
+CPUINFO_PATH = "/proc/cpuinfo"
+
+
+def fast_int8_cpu(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has int8 dot-product instructions that make dyn8 faster than fp32.
+
+    Reads the ``flags`` line of ``/proc/cpuinfo`` (or the text ``cpuinfo``),
+    without importing TensorFlow: true when it names AVX512-VNNI and AVX-512
+    Foundation, or AMX-INT8 (see :data:`FAST_INT8_FLAGS`). False where the
+    file cannot be read (not Linux) or has no flags line (not x86).
+    """
+    if cpuinfo is None:
+        try:
+            with open(CPUINFO_PATH, encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            flags = set(value.split())
+            return ("avx512_vnni" in flags and "avx512f" in flags) or "amx_int8" in flags
+    return False
 
 
 def gpu_available() -> bool:
@@ -54,11 +89,14 @@ def gpu_available() -> bool:
 
 
 def resolve_engine(engine: str = "auto", precision: str = "auto",
-                   gpu: bool | None = None) -> tuple[str, str]:
+                   gpu: bool | None = None, int8: bool | None = None) -> tuple[str, str]:
     """The concrete ``(engine, precision)`` for the requested ones.
 
-    ``gpu`` (default: ask TensorFlow) decides what 'auto' means. Raises
-    ``ValueError`` (one line) for unknown names and for pairs no engine runs.
+    ``gpu`` (default: ask TensorFlow) and ``int8`` (default:
+    :func:`fast_int8_cpu`) decide what 'auto' means: on a GPU keras in bf16;
+    else tflite in dyn8 where the CPU has fast int8, else tflite in fp32.
+    Raises ``ValueError`` (one line) for unknown names and for pairs no
+    engine runs.
     """
     engine, precision = (engine or "auto").lower(), (precision or "auto").lower()
     if engine not in ENGINES:
@@ -68,10 +106,16 @@ def resolve_engine(engine: str = "auto", precision: str = "auto",
     if "auto" in (engine, precision) and gpu is None:
         gpu = gpu_available()
     if engine == "auto":
-        engine = "tflite" if precision == "int8" else "keras" if gpu or precision == "bf16" \
+        engine = "tflite" if precision in ("dyn8", "int8") else \
+            "keras" if gpu or precision == "bf16" \
             else "tflite"
     if precision == "auto":
-        precision = "bf16" if gpu and engine == "keras" else "fp32"
+        if gpu and engine == "keras":
+            precision = "bf16"
+        elif engine == "tflite" and (fast_int8_cpu() if int8 is None else int8):
+            precision = "dyn8"
+        else:
+            precision = "fp32"
     if precision not in _ALLOWED[engine]:
         raise ValueError(f"the {engine} engine runs {' or '.join(_ALLOWED[engine])}, "
                          f"not {precision}")

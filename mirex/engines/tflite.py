@@ -1,36 +1,53 @@
 """SampleCNN multi-level features through TensorFlow Lite and its XNNPACK CPU kernels.
 
-The backbone's tap graph (:func:`mirex.engines.base.tap_model`) is traced
-for a fixed batch shape, its variables are frozen into constants and the
-graph is converted to a TFLite flatbuffer, which the interpreter runs with
-XNNPACK, TFLite's optimised CPU backend. Two precisions:
+The backbone's tap graph is traced for a fixed batch shape, its variables
+are frozen into constants and the graph is converted to a TFLite flatbuffer,
+which the interpreter runs with XNNPACK, TFLite's optimised CPU backend.
+Three precisions:
 
 ``'fp32'``
-    The same arithmetic in float32: features equal the Keras model's within
-    float32 rounding (relative error ~1e-6), so a cache made by either
-    engine serves the other. On this project's 2-core AVX2 CPU it ran the
-    paper model about 1.6 times as fast as TensorFlow's own kernels.
-``'int8'``
+    The Keras tap graph (:func:`mirex.engines.base.tap_model`) in float32:
+    features equal the Keras model's within float32 rounding (relative
+    error ~1e-6), so a cache made by either engine serves the other.
+``'dyn8'``
+    Dynamically quantized int8 (XNNPACK's QD8 kernels: each convolution's
+    input is quantized to int8 at run time with a scale and zero point
+    computed from that segment's own activations, so loudness needs no
+    calibration and a segment's features do not depend on its batch
+    company; weights int8 per output channel; int32 accumulation on
+    AVX512-VNNI / AMX). Plain dynamic-range quantization of the trained
+    backbones is 3.5 times as fast as fp32 but its clip features are 3-4 %
+    off fp32 (max error over the largest feature): the int8 rounding of the
+    weights causes most of it, the quantization of the input of block 2 (the
+    first convolution over the waveform frontend's output, whose range is set
+    by a few peaks) the rest. Hence (see :func:`dyn8_graph`): batch norm is
+    folded into the convolutions, blocks ``1 .. DYN8_FLOAT_BLOCKS`` stay in
+    float32, and every later convolution is the sum of two int8 convolutions,
+    ``W = W_hi + W_lo``, ``W_hi`` on W's per-channel int8 grid and ``W_lo``
+    the remainder quantized on its own finer grid, which makes the weights
+    exact to about 16 bits. Measured with the trained backbones on generated
+    music at -40 .. -6 dBFS: within 1.6 % of fp32, cosine >= 0.9999; about
+    1.3 times as fast as fp32 (``benchmarks/bench_precision.py``). Its
+    features are kept apart from the float ones (the extractor id names the
+    precision and :data:`DYN8_VERSION`).
+``'int8'`` (opt-in)
     Full-integer post-training quantization: int8 weights (per channel)
-    and activations. A raw-waveform network's activations scale with the
-    loudness of its input, so one set of quantization ranges cannot serve
-    quiet and loud recordings alike (measured with the trained samplecnn-msd:
-    ranges set on mastered-level music gave errors of 40-50 % of the largest
-    feature for segments at -20 to -40 dBFS). There is therefore a bank of
-    int8 models, one per loudness band (:data:`INT8_BAND_DBFS`), each
-    calibrated on music at its band's levels (:func:`band_levels`), and each
-    segment runs in the model of the band nearest its RMS level. A band's
-    model is built when a segment first needs it. The calibration music is
-    passed in (a callable ``levels -> segments``): the engine knows nothing
-    of where it comes from. The features differ from float32 by a few
-    percent, so the feature cache keeps them apart (the extractor id names
-    the precision and :data:`INT8_VERSION`).
+    and activations with fixed ranges. A raw-waveform network's activations
+    scale with the loudness of its input, so one set of ranges cannot serve
+    quiet and loud recordings alike; there is therefore a bank of int8
+    models, one per loudness band (:data:`INT8_BAND_DBFS`), each calibrated
+    on music at its band's levels (:func:`band_levels`, music passed in as
+    a callable ``levels -> segments``), and each segment runs in the model
+    of the band nearest its RMS level, built when a segment first needs it.
+    The fastest path on a CPU with VNNI/AMX, but 5-10 % off fp32 at some
+    levels with the trained backbones, so it stays opt-in, with its own
+    cache namespace (:data:`INT8_VERSION`).
 
 Converted models are kept on disk (``cache_dir``, one ``.tflite`` file per
-weights, taps, batch, precision and band, written atomically), so later
-calls neither convert nor import TensorFlow: the interpreter comes from
-``ai_edge_litert`` (LiteRT, TFLite's successor, a dependency on Linux),
-else from ``tf.lite``.
+weights, taps, batch and precision, written atomically), so later calls
+neither convert nor import TensorFlow: the interpreter comes from
+``ai_edge_litert`` (LiteRT, TFLite's successor, a dependency on Linux), else
+from ``tf.lite``.
 """
 
 from __future__ import annotations
@@ -46,14 +63,19 @@ import numpy as np
 
 from .base import run_batched, tap_model
 
-__all__ = ["PRECISIONS", "INT8_VERSION", "convert", "TFLiteEngine", "loudness_band",
-           "band_levels"]
+__all__ = ["PRECISIONS", "DYN8_VERSION", "DYN8_FLOAT_BLOCKS", "INT8_VERSION", "INT8_BAND_DBFS",
+           "convert", "dyn8_graph", "TFLiteEngine", "loudness_band", "band_levels"]
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "dyn8", "int8")
 #: Bumped whenever the conversion changes; part of the converted-model cache key.
 ENGINE_VERSION = 1
+#: Bumped whenever the dyn8 graph's making changes; part of the cache identity
+#: of dyn8 features.
+DYN8_VERSION = 1
+#: Blocks ``1 .. DYN8_FLOAT_BLOCKS`` run in float32 in the dyn8 model.
+DYN8_FLOAT_BLOCKS = 2
 #: Bumped whenever the int8 models' making (bands, calibration) changes; part
 #: of the cache identity of int8 features.
 INT8_VERSION = 3
@@ -88,14 +110,107 @@ def band_levels(band: int) -> tuple[float, ...]:
     return (centre - INT8_BAND_SPREAD_DB, centre, centre + INT8_BAND_SPREAD_DB)
 
 
-def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
-            calibration: np.ndarray | None = None) -> bytes:
-    """TFLite flatbuffer of ``keras_model`` for inputs ``(batch, n_samples)`` float32.
+def _folded_blocks(backbone) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each block's convolution with its batch norm folded in: ``[(kernel (k, in, out), bias)]``."""
+    model = backbone.build()
+    out = []
+    for i in range(1, len(backbone.config["widths"]) + 1):
+        conv, bn = model.get_layer(f"block{i}_conv"), model.get_layer(f"block{i}_bn")
+        w, b = (np.asarray(v, np.float64) for v in conv.get_weights())
+        gamma, beta, mean, var = (np.asarray(v, np.float64) for v in bn.get_weights())
+        k = gamma / np.sqrt(var + bn.epsilon)
+        out.append(((w * k).astype(np.float32), ((b - mean) * k + beta).astype(np.float32)))
+    return out
 
-    ``keras_model`` maps ``(batch, n_samples, 1)`` to ``(batch, dim)``. For
-    ``precision='int8'``, ``calibration`` holds segments ``(n, n_samples)``
-    whose activations set the quantization ranges (inputs and outputs stay
-    float32).
+
+def _int8_grid(w: np.ndarray) -> np.ndarray:
+    """``w`` rounded to its symmetric per-output-channel int8 grid (the converter's), as float."""
+    scale = np.abs(w).reshape(-1, w.shape[-1]).max(axis=0) / 127.0
+    scale = np.where(scale > 0, scale, 1.0)
+    return (np.round(w / scale) * scale).astype(np.float32)
+
+
+def dyn8_graph(backbone):
+    """The tap graph rewritten for dynamic int8: ``(batch, n_samples) -> (batch, dim)``.
+
+    Batch norm folded into each convolution; blocks up to
+    :data:`DYN8_FLOAT_BLOCKS` as they are (kept in float32 after conversion);
+    every later convolution split into two, ``W_hi`` (W on its int8 grid) and
+    ``W_lo = W - W_hi``, whose outputs are added before the ReLU. In float32
+    it computes the same features as :func:`mirex.engines.base.tap_model`.
+    """
+    import tensorflow as tf
+
+    from ..backbones.samplecnn import block_index
+
+    blocks = _folded_blocks(backbone)
+    n = len(blocks)
+    taps = [block_index(name) for name in backbone.feature_layers]
+
+    def features(x):
+        h, outs = tf.expand_dims(x, -1), {}
+        for i, (w, b) in enumerate(blocks, start=1):
+            stride, padding = (3, "VALID") if i == 1 else (1, "VALID" if i == n else "SAME")
+            if i <= DYN8_FLOAT_BLOCKS:
+                y = tf.nn.conv1d(h, tf.constant(w), stride, padding)
+            else:
+                hi = _int8_grid(w)
+                y = (tf.nn.conv1d(h, tf.constant(hi), stride, padding)
+                     + tf.nn.conv1d(h, tf.constant(w - hi), stride, padding))
+            h = tf.nn.relu(y + tf.constant(b))
+            if 1 < i < n:
+                h = tf.nn.max_pool1d(h, 3, 3, "VALID")
+            if i in taps:
+                outs[i] = tf.reduce_max(h, axis=1)
+        return tf.concat([outs[i] for i in taps], axis=1)
+
+    return features, [w for w, _ in blocks[:DYN8_FLOAT_BLOCKS]]
+
+
+def _restore_float_filters(flatbuffer: bytes, kernels) -> bytes:
+    """Put the float32 kernels back in place of their int8 quantization.
+
+    Dynamic-range quantization quantizes every convolution with 1024 weights
+    or more; each kernel in ``kernels`` (Keras layout ``(k, in, out)``) is
+    found among the int8 filters by shape and value (within its rounding) and
+    restored to float32, so that its convolution runs in float32.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    tensors = model.subgraphs[0].tensors
+    for w in kernels:
+        target = np.ascontiguousarray(np.transpose(w, (2, 0, 1))[:, None], np.float32)  # OHWI
+        if w.size < 1024:
+            continue  # never quantized
+        matches = []
+        for t in tensors:
+            if t.type != 9 or t.quantization is None or t.quantization.scale is None \
+                    or list(t.shape) != list(target.shape):   # 9: INT8
+                continue
+            q = np.frombuffer(bytes(model.buffers[t.buffer].data), np.int8).reshape(target.shape)
+            scale = np.asarray(t.quantization.scale, np.float32).reshape(-1, 1, 1, 1)
+            if np.abs(q * scale - target).max() <= 0.51 * scale.max():
+                matches.append(t)
+        if len(matches) != 1:
+            raise RuntimeError(f"dyn8 conversion: {len(matches)} int8 filters match a float block")
+        t = matches[0]
+        model.buffers[t.buffer].data = np.frombuffer(target.tobytes(), np.uint8)
+        t.type, t.quantization = 0, None  # 0: FLOAT32
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
+            backbone=None, calibration: np.ndarray | None = None) -> bytes:
+    """TFLite flatbuffer for inputs ``(batch, n_samples)`` float32.
+
+    ``precision='fp32'``: ``keras_model`` (``(batch, n_samples, 1)`` ->
+    ``(batch, dim)``) as it is. ``'dyn8'``: ``backbone``'s
+    :func:`dyn8_graph` with dynamic-range quantization (no representative
+    data: weights int8 per channel, activations quantized at run time) and
+    its first blocks restored to float32. ``'int8'``: ``keras_model``
+    fully quantized, ``calibration`` segments ``(n, n_samples)`` setting the
+    activation ranges (inputs and outputs stay float32).
     """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
@@ -104,10 +219,17 @@ def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
 
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
-    fn = tf.function(lambda x: keras_model(tf.expand_dims(x, -1), training=False),
-                     input_signature=[tf.TensorSpec([batch, n_samples], tf.float32)])
+    spec = [tf.TensorSpec([batch, n_samples], tf.float32)]
+    if precision == "dyn8":
+        graph, float_kernels = dyn8_graph(backbone)
+        fn = tf.function(graph, input_signature=spec)
+    else:
+        fn = tf.function(lambda x: keras_model(tf.expand_dims(x, -1), training=False),
+                         input_signature=spec)
     frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    if precision == "dyn8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "int8":
         if calibration is None or len(calibration) == 0:
             raise ValueError("int8 conversion needs calibration segments")
@@ -122,7 +244,10 @@ def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
         converter.representative_dataset = representative
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return converter.convert()
+        flatbuffer = converter.convert()
+    if precision == "dyn8":
+        flatbuffer = _restore_float_filters(flatbuffer, float_kernels)
+    return flatbuffer
 
 
 class TFLiteEngine:
@@ -133,8 +258,9 @@ class TFLiteEngine:
     backbone : mirex.backbones.Backbone
     batch_segments : int
         Segments per interpreter call (fixed: the last batch is zero-padded).
-    precision : {'fp32', 'int8'}
-        For int8, one quantized model per loudness band, built on first use.
+    precision : {'fp32', 'dyn8', 'int8'}
+        See the module docstring. For int8, one quantized model per loudness
+        band, built on first use.
     num_threads : int or None
         Interpreter threads (default: all cores).
     calibration : callable or None
@@ -155,15 +281,15 @@ class TFLiteEngine:
         self.precision = precision
         self._calibration = calibration
         self._cache_dir = Path(cache_dir) if cache_dir else None
-        self._keras = None  # the tap graph, built only to convert
+        self._keras = None  # the tap graph (fp32, int8), built only to convert
         self.dim = int(backbone.embedding_dim)
         self._threads = int(num_threads or os.cpu_count() or 1)
         self._runners = {}
-        if precision == "fp32":
-            self._runner(None)  # built now: the fp32 model is always needed
+        if precision != "int8":
+            self._runner(None)  # built now: the one model is always needed
 
-    def _cache_path(self, band: int | None) -> Path | None:
-        """Where the converted model of ``band`` is kept, or ``None`` without a cache."""
+    def _cache_path(self, band: int | None = None) -> Path | None:
+        """Where the converted model (of an int8 ``band``) is kept, or ``None`` without a cache."""
         if self._cache_dir is None:
             return None
         b = self.backbone
@@ -171,19 +297,21 @@ class TFLiteEngine:
                "n_samples": b.segment_samples, "batch": self.batch_segments,
                "precision": self.precision, "band": band,
                "int8": INT8_VERSION if self.precision == "int8" else None}
+        if self.precision == "dyn8":  # (fp32 and int8 keys as before dyn8 existed)
+            key["dyn8"] = [DYN8_VERSION, DYN8_FLOAT_BLOCKS]
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
         return self._cache_dir / f"{b.name}-{self.precision}-{digest}.tflite"
 
-    def _flatbuffer(self, band: int | None) -> bytes:
-        """The converted model of ``band``: from the cache, else converted (and cached)."""
+    def _flatbuffer(self, band: int | None = None) -> bytes:
+        """The converted model (of an int8 ``band``): from the cache, else converted (and cached)."""
         path = self._cache_path(band)
         if path is not None and path.is_file():
             return path.read_bytes()
-        if self._keras is None:
+        if self._keras is None and self.precision != "dyn8":
             self._keras = tap_model(self.backbone)
-        n = self.backbone.segment_samples
         calibration = None if band is None else self._calibration(band_levels(band))
-        flatbuffer = convert(self._keras, self.batch_segments, n, self.precision, calibration)
+        flatbuffer = convert(self._keras, self.batch_segments, self.backbone.segment_samples,
+                             self.precision, self.backbone, calibration)
         if path is not None:
             from ..fileio import atomic_write_bytes
 
@@ -201,8 +329,8 @@ class TFLiteEngine:
         interpreter.allocate_tensors()
         return interpreter
 
-    def _runner(self, band: int | None):
-        """The interpreter call of the fp32 model (``band=None``) or of an int8 band."""
+    def _runner(self, band: int | None = None):
+        """The interpreter call of the model (``band=None``) or of an int8 band's."""
         if band not in self._runners:
             try:
                 interpreter = self._interpreter(self._flatbuffer(band))
@@ -228,7 +356,7 @@ class TFLiteEngine:
         """Per-segment multi-level features: ``(n_segments, n) -> (n_segments, dim)`` float32."""
         segments = np.asarray(segments, np.float32)
         n = self.backbone.segment_samples
-        if self.precision == "fp32":
+        if self.precision != "int8":
             return run_batched(self._runner(None), segments, self.batch_segments, self.dim, n)
         if segments.ndim != 2:
             raise ValueError(f"expected segments of shape (n, {n}), got {segments.shape}")

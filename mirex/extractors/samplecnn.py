@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Sequence
 
 import numpy as np
 
 from ..constants import MAX_DURATION, MAX_SEGMENTS
-from ..engines import embed_clips, make_engine, resolve_engine
+from ..engines import embed_clips, fast_int8_cpu, make_engine, resolve_engine
 from . import cache_id
 
 __all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION", "calibration_segments"]
+
+log = logging.getLogger(__name__)
 
 #: Bumped whenever the way a clip becomes a vector changes, so old cache
 #: entries stop matching.
@@ -57,7 +60,10 @@ class SampleCNNExtractor:
         Segments per inference batch (default: the engine's).
     engine, precision : str
         See :data:`mirex.engines.ENGINES` and :data:`mirex.engines.PRECISIONS`.
-        Float precisions share one cache namespace; 'int8' has its own.
+        Float precisions share one cache namespace; 'dyn8' (dynamically
+        quantized int8, what 'auto' means on a CPU with AVX512-VNNI or
+        AMX-INT8) has its own, named ``<backbone>-<sha>-dyn8-...``, and so
+        has 'int8'.
     num_threads : int or None
         CPU threads of the engine (``None``: all cores).
     engine_cache : path or None
@@ -80,6 +86,8 @@ class SampleCNNExtractor:
         self.num_threads = num_threads
         self.engine_cache = engine_cache
         self._engine = None
+        self._resolved = None
+        self._id = None
 
     def __getstate__(self) -> dict:
         """Pickled (e.g. sent to a cluster worker) without its built network."""
@@ -100,15 +108,41 @@ class SampleCNNExtractor:
                 self.max_segments, self.max_duration)
 
     @property
+    def resolved(self) -> tuple[str, str]:
+        """The concrete ``(engine, precision)`` (what 'auto' means on this machine)."""
+        if self._resolved is None:
+            self._resolved = resolve_engine(self.engine, self.precision)
+        return self._resolved
+
+    @property
     def id(self) -> str:
-        """Cache namespace: backbone name, weights checksum, extraction parameters."""
+        """Cache namespace: backbone name, weights checksum, extraction parameters.
+
+        Float precisions (fp32, bf16) share one; dyn8 and int8 have their
+        own, whose names say so and change with the quantized models' making.
+        Worked out once per extractor.
+        """
+        if self._id is None:
+            self._id = self._cache_id()
+        return self._id
+
+    def _cache_id(self) -> str:
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
-        if self.precision == "int8":
+        prefix = f"{self.name}-{self.backbone.weights_sha256[:12]}"
+        # 'auto' is dyn8 only on a fast-int8 CPU: elsewhere no GPU probe is needed
+        quantized = self.precision if self.precision != "auto" else \
+            self.resolved[1] if fast_int8_cpu() else "fp32"
+        if quantized == "dyn8":
+            from ..engines.tflite import DYN8_FLOAT_BLOCKS, DYN8_VERSION
+
+            params["precision"] = f"dyn8-v{DYN8_VERSION}-float{DYN8_FLOAT_BLOCKS}"
+            prefix += "-dyn8"
+        elif quantized == "int8":
             from ..engines.tflite import INT8_VERSION
 
-            params["precision"] = f"int8-v{INT8_VERSION}"
-        return cache_id(f"{self.name}-{self.backbone.weights_sha256[:12]}", params)
+            params["precision"] = f"int8-v{INT8_VERSION}"  # (as before dyn8 existed)
+        return cache_id(prefix, params)
 
     def info(self) -> dict:
         return {"extractor": "samplecnn-multilevel", "backbone": self.name,
@@ -118,7 +152,7 @@ class SampleCNNExtractor:
                 "feature_layers": self.backbone.feature_layers,
                 "max_segments": self.max_segments, "max_duration": self.max_duration,
                 "embedding_version": EMBEDDING_VERSION,
-                **({"precision": "int8"} if self.precision == "int8" else {})}
+                "engine": self.resolved[0], "precision": self.resolved[1]}
 
     def prepare(self, path) -> np.ndarray:
         """Decode and segment one file: ``(n_segments, segment_samples)``.
@@ -135,11 +169,13 @@ class SampleCNNExtractor:
     def load(self) -> None:
         """Build the engine now (else the first :meth:`embed` does)."""
         if self._engine is None:
+            engine, precision = self.resolved
+            log.info("%s: %s engine, %s%s", self.name, engine, precision,
+                     " (auto)" if "auto" in (self.engine, self.precision) else "")
             calibration = partial(calibration_segments, self.backbone.segment_samples,
                                   self.backbone.sample_rate)
-            self._engine = make_engine(self.backbone, self.engine, self.precision,
-                                       self.batch_segments, self.num_threads, calibration,
-                                       self.engine_cache)
+            self._engine = make_engine(self.backbone, engine, precision, self.batch_segments,
+                                       self.num_threads, calibration, self.engine_cache)
 
     def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings of prepared clips: ``(n_clips, dim)``."""
