@@ -41,6 +41,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py --engine tflite --variant LPNKK3
 	$(PY) benchmarks/bench_accelerator.py --segments 256 --batches 16
 	$(PY) benchmarks/bench_svm.py
+	$(PY) benchmarks/bench_cluster.py --mode real --clips 16
+	$(PY) benchmarks/bench_cluster.py --mode null --clips 10000
+	$(PY) benchmarks/bench_evaluate_overhead.py
 
 corpus: $(STAMP)
 	$(PY) -m tools.corpus --root cache/corpus
