@@ -13,7 +13,6 @@ import pytest
 
 from conftest import tone_clip, write_clip
 from mirex import lists, pipeline
-from mirex.systems import resolve_extractors
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The `dask` command of this environment (scheduler and worker subcommands).
@@ -44,9 +43,12 @@ def clips(tmp_path_factory):
 
 
 def extractors_of(variant, tiny_models):
-    """Extractors whose converted models are cached where the worker processes find them."""
-    return resolve_extractors(variant, models_dir=tiny_models,
-                              engine_cache=Path(os.environ["MIREX_CACHE_DIR"]) / "engines")
+    """The extractors the MIREX scripts would use (same configuration: engine, precision,
+    converted-model cache), so that in-process, cluster and script runs write the same entries."""
+    from mirex import config
+    from mirex.systems import extractors_for
+
+    return extractors_for(config.resolve(variant, models_dir=tiny_models))
 
 
 @pytest.fixture(scope="module")
