@@ -219,12 +219,16 @@ def extract(scratch, list_path, extractors, feature_stores=(), cluster=None) -> 
 
 def _looks_like_a_path_list(path: Path) -> bool:
     """Whether an existing file holds lines without a tab: a list of paths, not an output list."""
+    limit = 1 << 16
     try:
         with open(path, "rb") as handle:
-            head = handle.read(1 << 16).splitlines()[:-1] or handle.read(0).splitlines()
+            head = handle.read(limit)
     except OSError:
         return False
-    return any(line.strip() and b"\t" not in line for line in head)
+    lines = head.splitlines()
+    if len(head) == limit:
+        lines = lines[:-1]          # the last line may be cut short
+    return any(line.strip() and b"\t" not in line for line in lines)
 
 
 def _check_output(out_path, *inputs) -> None:

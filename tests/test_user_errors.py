@@ -219,3 +219,13 @@ def test_a_path_with_a_trailing_space_is_taken_as_given(trained, tmp_path):
     path, label = (tmp_path / "out.txt").read_text().rstrip("\n").split("\t")
     assert path == spaced and label in {lab for _, lab in lists.read_labelled(root / "train.txt")}
     assert "1 extracted, 0 failed" in err
+
+
+def test_a_one_line_path_list_without_a_line_end_is_not_overwritten(tmp_path):
+    from mirex.pipeline import PipelineError, _check_output
+
+    (tmp_path / "one.txt").write_text("/a/clip.wav")               # no final newline
+    with pytest.raises(PipelineError, match="refusing to overwrite"):
+        _check_output(tmp_path / "one.txt", tmp_path / "test.txt")
+    (tmp_path / "old_output.txt").write_text("/a/clip.wav\tpop")   # an output list may go
+    _check_output(tmp_path / "old_output.txt", tmp_path / "test.txt")
