@@ -25,6 +25,7 @@ another (``retries``); the driver writes the path index as in a local run.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5
 #: Times a task is retried when its worker dies.
 RETRIES = 3
+#: Tasks in flight per worker: enough to keep each busy, few enough that the
+#: driver never holds the whole list's tasks (or, without a shared file
+#: system, its audio) at once.
+IN_FLIGHT_PER_WORKER = 4
 #: Extractors loaded in this (worker) process, by id.
 _LOADED: dict[str, object] = {}
 
@@ -137,8 +142,6 @@ def compute_on_cluster(todo, extractors, store, address: str) -> tuple[dict, dic
     As :func:`mirex.extraction.compute_local`: the same entries, ids and
     vectors, whoever writes them.
     """
-    from distributed import as_completed
-
     describe(extractors, store)
     started = time.monotonic()
     client = connect(address)
@@ -151,16 +154,17 @@ def compute_on_cluster(todo, extractors, store, address: str) -> tuple[dict, dic
         log.info("cluster %s: %d workers, %s", address, len(client.scheduler_info()["workers"]),
                  "shared file system: workers write the store" if shared else
                  "no shared file system: audio and vectors travel through Dask")
-        futures = [client.submit(run_chunk, chunk, extractors,
-                                 str(store.root) if shared else None,
+        n_workers = len(client.scheduler_info()["workers"])
+
+        def submit(chunk):
+            return client.submit(run_chunk, chunk, extractors, str(store.root) if shared else None,
                                  None if shared else [_payload(p) for p, _, _ in chunk],
                                  retries=RETRIES, pure=False)
-                   for chunk in chunks]
-        sizes = {future.key: len(chunk) for future, chunk in zip(futures, chunks)}
+
         startup = time.monotonic() - started
         keys = {path: key for path, key, _ in todo}
-        rows, failures = _collect(as_completed(futures, with_results=True), sizes, keys,
-                                  extractors, None if shared else store)
+        rows, failures = _collect(chunks, submit, IN_FLIGHT_PER_WORKER * max(1, n_workers),
+                                  keys, extractors, None if shared else store)
     finally:
         client.close()
         if address.startswith(("local:", "jobqueue:")) and client.cluster is not None:
@@ -170,11 +174,28 @@ def compute_on_cluster(todo, extractors, store, address: str) -> tuple[dict, dic
                                                                  - startup, 1e-9), 3)}
 
 
-def _collect(results, sizes, keys, extractors, store) -> tuple[dict, dict]:
-    """Gather the tasks' results as they come; write their vectors to ``store`` if given."""
+def _collect(chunks, submit, window: int, keys, extractors, store) -> tuple[dict, dict]:
+    """Run the chunks with at most ``window`` tasks in flight; gather results as they come.
+
+    A bounded window keeps the driver's memory flat (in the no-shared-file-system
+    mode each task carries its clips' bytes) and the scheduler's queue short.
+    Returned vectors are written to ``store`` if given.
+    """
+    from distributed import as_completed
+
+    waiting, done, sizes = iter(chunks), as_completed(with_results=True), {}
+
+    def top_up(n: int) -> None:
+        for chunk in itertools.islice(waiting, n):
+            future = submit(chunk)
+            sizes[future.key] = len(chunk)
+            done.add(future)
+
     rows, failures = {}, {}
     progress = Progress(len(keys))
-    for future, (chunk_rows, chunk_failures) in results:
+    top_up(window)
+    for future, (chunk_rows, chunk_failures) in done:
+        top_up(1)
         for path, reason in chunk_failures.items():
             warn_failure(path, reason)
         failures.update(chunk_failures)
