@@ -274,12 +274,20 @@ def test_dyn8_model_is_quantized_except_its_first_blocks(wide_backbone):
     assert sum(t.type == 0 for t in filters) == DYN8_FLOAT_BLOCKS                   # float32
 
 
+def _assert_alone_as_in_company(engine) -> tuple[np.ndarray, np.ndarray]:
+    """A segment's features alone equal those it gets among quiet and loud company.
+
+    Returns the mixed segments and their features."""
+    mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
+    together = engine.segment_features(mixed)
+    for i in (0, 3, 6):
+        np.testing.assert_array_equal(engine.segment_features(mixed[i : i + 1])[0], together[i])
+    return mixed, together
+
+
 def test_dyn8_features_do_not_depend_on_batch_company_or_loudness_mix(wide_backbone):
     dyn8 = dyn8_engine(wide_backbone, batch_segments=4)
-    mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
-    together = dyn8.segment_features(mixed)
-    for i in (0, 3, 6):
-        np.testing.assert_array_equal(dyn8.segment_features(mixed[i : i + 1])[0], together[i])
+    mixed, together = _assert_alone_as_in_company(dyn8)
     other_batch = dyn8_engine(wide_backbone, batch_segments=3).segment_features(mixed)
     np.testing.assert_array_equal(other_batch, together)
 
@@ -366,11 +374,7 @@ def test_int8_stays_within_tolerance_of_fp32_at_every_loudness(trained_looking_b
 
 
 def test_int8_features_do_not_depend_on_batch_company_or_band_mix(trained_looking_backbone):
-    int8 = int8_engine(trained_looking_backbone, batch_segments=4)
-    mixed = np.concatenate([_music_at(-40.0)[:3], _music_at(-10.0)[:2], _music_at(-26.0)[:2]])
-    together = int8.segment_features(mixed)
-    for i in (0, 3, 6):
-        np.testing.assert_array_equal(int8.segment_features(mixed[i : i + 1])[0], together[i])
+    _assert_alone_as_in_company(int8_engine(trained_looking_backbone, batch_segments=4))
 
 
 def test_int8_has_its_own_cache(trained_looking_backbone):
