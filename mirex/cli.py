@@ -415,11 +415,9 @@ def evaluate(out_dir, tasks, submissions, config_file, fresh, cluster, **given):
         with contextlib.ExitStack() as stack:
             run, parallel = None, setup.get("parallel", 1)
             if address:
-                from .cluster import connect, step_runner
+                from .cluster import session, step_runner
 
-                client = stack.enter_context(connect(address))
-                if client.cluster is not None:              # one this call started
-                    stack.callback(client.cluster.close)
+                client = stack.enter_context(session(address))
                 run = step_runner(client)
                 parallel = max(parallel, len(client.scheduler_info()["workers"]))
             outcome = run_evaluation(out_dir, setup["tasks"], setup["submissions"],

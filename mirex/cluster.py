@@ -25,6 +25,7 @@ another (``retries``); the driver writes the path index as in a local run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from .extraction import CHUNK_CLIPS, Progress, decode_chunk, describe, embed_chunk, warn_failure
 
-__all__ = ["ClusterError", "connect", "compute_on_cluster", "step_runner", "CONNECT_TIMEOUT"]
+__all__ = ["ClusterError", "connect", "session", "compute_on_cluster", "step_runner", "CONNECT_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,19 @@ def _jobqueue(spec_file: str):
                            f"({type(exc).__name__}: {exc})") from None
     cluster.scale(workers)
     return cluster
+
+
+@contextlib.contextmanager
+def session(address: str):
+    """``with session(address) as client``: connected, and on leaving, the client closed and
+    the cluster shut down too when this call started it (``local:``, ``jobqueue:``)."""
+    client = connect(address)
+    try:
+        yield client
+    finally:
+        client.close()
+        if client.cluster is not None:
+            client.cluster.close()
 
 
 def connect(address: str):
@@ -144,17 +158,16 @@ def compute_on_cluster(todo, extractors, store, address: str) -> tuple[dict, dic
     """
     describe(extractors, store)
     started = time.monotonic()
-    client = connect(address)
-    try:
+    with session(address) as client:
         if client.dashboard_link:
             log.info("Dask dashboard: %s", client.dashboard_link)
         chunks = [todo[i : i + CHUNK_CLIPS] for i in range(0, len(todo), CHUNK_CLIPS)]
         sample = [p for p, _, _ in todo[:3]]
         shared = all(client.run(_sees, str(store.root), sample).values())
-        log.info("cluster %s: %d workers, %s", address, len(client.scheduler_info()["workers"]),
+        n_workers = len(client.scheduler_info()["workers"])
+        log.info("cluster %s: %d workers, %s", address, n_workers,
                  "shared file system: workers write the store" if shared else
                  "no shared file system: audio and vectors travel through Dask")
-        n_workers = len(client.scheduler_info()["workers"])
 
         def submit(chunk):
             return client.submit(run_chunk, chunk, extractors, str(store.root) if shared else None,
@@ -165,13 +178,9 @@ def compute_on_cluster(todo, extractors, store, address: str) -> tuple[dict, dic
         keys = {path: key for path, key, _ in todo}
         rows, failures = _collect(chunks, submit, IN_FLIGHT_PER_WORKER * max(1, n_workers),
                                   keys, extractors, None if shared else store)
-    finally:
-        client.close()
-        if address.startswith(("local:", "jobqueue:")) and client.cluster is not None:
-            client.cluster.close()
+        steady = time.monotonic() - started - startup
     return rows, failures, {"startup_s": round(startup, 2),
-                            "clips_per_s": round(len(todo) / max(time.monotonic() - started
-                                                                 - startup, 1e-9), 3)}
+                            "clips_per_s": round(len(todo) / max(steady, 1e-9), 3)}
 
 
 def _collect(chunks, submit, window: int, keys, extractors, store) -> tuple[dict, dict]:
