@@ -129,7 +129,10 @@ def read_paths(path: str | os.PathLike) -> list[str]:
         head, tab, tail = line.partition("\t")
         if tail.strip(_BLANKS):
             labelled.append(number)
-        paths.append(head.rstrip(_BLANKS) if tab else head)
+        head = head.rstrip(_BLANKS) if tab else head
+        if not head.strip():
+            raise ListError(f"{path}:{number}: line has no path before its tab")
+        paths.append(head)
     if labelled:
         log.warning("%s: %d line(s) have a second column after the tab (first: line %d), as "
                     "in a training or output list; only the path before the tab is used",
