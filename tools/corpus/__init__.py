@@ -88,9 +88,11 @@ from .build import MANIFEST_FORMAT, SPLITS, build_corpus, default_root, summariz
 from .cli import main
 from .debfile import deb_control
 from .music import ARCHIVE_EXTENSIONS, MUSIC_DIRS, SFX_DIRS, extract_music, is_music_path
-from .packages import EXTRA_TRAIN_PACKAGES, HELDOUT_PACKAGES, TRAIN_PACKAGES
+from .packages import (EXTRA_TRAIN_PACKAGES, HELDOUT_GAME_PACKAGES, HELDOUT_PACKAGES,
+                       TRAIN_PACKAGES)
 
-__all__ = ["TRAIN_PACKAGES", "EXTRA_TRAIN_PACKAGES", "HELDOUT_PACKAGES", "SPLITS",
+__all__ = ["TRAIN_PACKAGES", "EXTRA_TRAIN_PACKAGES", "HELDOUT_PACKAGES", "HELDOUT_GAME_PACKAGES",
+           "SPLITS",
            "ARCHIVE_EXTENSIONS", "MUSIC_DIRS", "SFX_DIRS", "MANIFEST_FORMAT",
            "PackageUnavailable", "apt_update", "resolve_package", "fetch_package",
            "deb_control", "is_music_path", "extract_music", "default_root", "build_corpus",
