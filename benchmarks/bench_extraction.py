@@ -16,7 +16,7 @@ precision loses most on quiet recordings). ``--backbone`` measures a
 committed backbone (trained weights) instead of the random paper model.
 
     python benchmarks/bench_extraction.py [--clips 24] [--threads N] [--variant LPNKK1|LPNKK3]
-        [--engine auto|keras|tflite] [--precision auto|fp32|bf16|dyn8|int8]
+        [--engine auto|keras|tflite|openvino] [--precision auto|fp32|bf16|dyn8]
         [--backbone models/samplecnn-msd[,models/samplecnn-mtt]]
 """
 
@@ -96,8 +96,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variant", default="LPNKK1", choices=["LPNKK1", "LPNKK3"])
-    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "tflite"])
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "dyn8", "int8"])
+    parser.add_argument("--engine", default="auto", choices=["auto", "keras", "tflite", "openvino"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "dyn8"])
     parser.add_argument("--batch", type=int, default=None,
                         help="segments per inference batch (default: the extractor's)")
     parser.add_argument("--agreement-clips", type=int, default=4,
@@ -140,13 +140,6 @@ def main(argv=None) -> dict:
         # Startup: build + trace the network(s) and process two clips.
         store = FeatureStore(tmp / "scratch" / "features")
         pipeline.gather_features(warm, extractors, [store])
-        for e in extractors:  # int8 builds a band's model when first needed: build them all
-            if getattr(e._engine, "precision", None) == "int8":
-                from mirex.engines.tflite import INT8_BAND_DBFS
-
-                x = e.prepare(warm[0])[:1]
-                levels = [scale_to_dbfs(x, c) for c in INT8_BAND_DBFS]
-                e._engine.segment_features(np.concatenate(levels))
         startup = time.perf_counter() - t_start - t_clips
 
         t0 = time.perf_counter()

@@ -18,15 +18,17 @@ For each backbone and candidate prints (one JSON object at the end):
   shared: best-of-N keeps the least disturbed run) and the CPU time of the
   best model-only run (less sensitive to other processes than wall time).
 
-Candidates: the engine's precisions ``fp32``, ``dyn8``, ``int8`` (tflite)
-and ``bf16`` (keras), and the conversions that lost to dyn8, kept here so that
-the comparison can be repeated: ``dynq`` (plain dynamic-range quantization:
-int8 per-channel weights, activations quantized per segment at run time,
-XNNPACK's QD8 kernels), ``dynq-float2`` (the same with blocks 1-2 in
-float32) and ``fp16w`` (float16 weights; XNNPACK computes in float32).
+Candidates, as ``engine-precision``: ``tflite-fp32`` (the reference
+numerics), ``openvino-fp32``, ``openvino-bf16`` ('auto' on a CPU with
+AMX-BF16 or AVX512-BF16), ``tflite-dyn8`` ('auto' on a CPU with AVX512-VNNI
+or AMX-INT8 but no bf16) and ``keras-bf16`` (the GPU path, here on the CPU).
+Candidates measured and deleted (issue 13), on a 2-core Sapphire Rapids with
+the trained backbones: fixed-range int8 in 5 loudness bands (0.078 CPU-s a
+clip but 8-10 % off fp32), plain dynamic-range quantization (3-4 % off),
+the same with blocks 1-2 in float32, and float16 weights (no faster).
 
     python benchmarks/bench_precision.py [--backbone models/samplecnn-msd,models/samplecnn-mtt]
-        [--candidates fp32,dyn8,int8,bf16,dynq,dynq-float2,fp16w] [--clips 6] [--repeats 3]
+        [--candidates tflite-fp32,openvino-bf16,...] [--clips 6] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,71 +50,20 @@ sys.path.insert(0, str(HERE))
 
 #: RMS levels (dBFS) at which agreement with fp32 is measured.
 LEVELS_DBFS = (-40.0, -30.0, -20.0, -12.0, -6.0)
-CANDIDATES = ("fp32", "dyn8", "int8", "bf16", "dynq", "dynq-float2", "fp16w")
-#: (engine, precision) of the extractor each candidate runs in (experimental
-#: ones replace the engine of a tflite extractor).
-_ENGINE = {"fp32": ("tflite", "fp32"), "dyn8": ("tflite", "dyn8"), "int8": ("tflite", "int8"),
-           "bf16": ("keras", "bf16")}
-_BATCH = {"bf16": 16}
-
-
-def _experimental_flatbuffer(backbone, candidate: str, batch: int) -> bytes:
-    """The TFLite model of a candidate that lost (see the module docstring)."""
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
-    from mirex.engines.base import tap_model
-    from mirex.engines.tflite import _folded_blocks, _restore_float_filters
-
-    model = tap_model(backbone)
-    fn = tf.function(lambda x: model(tf.expand_dims(x, -1), training=False),
-                     input_signature=[tf.TensorSpec([batch, backbone.segment_samples],
-                                                    tf.float32)])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [convert_variables_to_constants_v2(fn.get_concrete_function())])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if candidate == "fp16w":
-        converter.target_spec.supported_types = [tf.float16]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        flatbuffer = converter.convert()
-    if candidate == "dynq-float2":
-        flatbuffer = _restore_float_filters(flatbuffer,
-                                            [w for w, _ in _folded_blocks(backbone)[:2]])
-    return flatbuffer
+CANDIDATES = ("tflite-fp32", "openvino-fp32", "openvino-bf16", "tflite-dyn8", "keras-bf16")
+#: Segments per batch where the engine's own is not the one to measure.
+_BATCH = {"keras-bf16": 16}
 
 
 def make_extractor(backbone, candidate: str, threads=None, cache_dir=None):
-    """A SampleCNN extractor running ``candidate``, its engine built."""
-    from mirex.engines.tflite import TFLiteEngine
+    """A SampleCNN extractor running ``candidate`` (``engine-precision``), its engine built."""
     from mirex.extractors.samplecnn import SampleCNNExtractor
 
-    engine, precision = _ENGINE.get(candidate, ("tflite", "fp32"))
+    engine, precision = candidate.split("-")
     extractor = SampleCNNExtractor(backbone, engine=engine, precision=precision,
                                    batch_segments=_BATCH.get(candidate), num_threads=threads,
                                    engine_cache=cache_dir)
-    if candidate in _ENGINE:
-        extractor.load()
-        return extractor
-
-    class Experimental(TFLiteEngine):
-        def _cache_path(self, band=None):
-            path = super()._cache_path()
-            return None if path is None else path.with_name(f"{candidate}-{path.name}")
-
-        def _flatbuffer(self, band=None):
-            path = self._cache_path()
-            if path is not None and path.is_file():
-                return path.read_bytes()
-            flatbuffer = _experimental_flatbuffer(self.backbone, candidate, self.batch_segments)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(flatbuffer)
-            return flatbuffer
-
-    extractor._engine = Experimental(backbone, 4, "fp32", threads, cache_dir=cache_dir)
+    extractor.load()
     return extractor
 
 
@@ -128,11 +78,6 @@ def _startup_probe(backbone_dir: str, candidate: str, cache_dir: str) -> None:
     backbone = load_backbone(backbone_dir)
     extractor = make_extractor(backbone, candidate, cache_dir=cache_dir)
     x = np.random.default_rng(0).standard_normal((1, backbone.segment_samples))
-    if candidate == "int8":  # every loudness band's model (each is built on first use)
-        from mirex.audio import scale_to_dbfs
-        from mirex.engines.tflite import INT8_BAND_DBFS
-
-        x = np.concatenate([scale_to_dbfs(x, level) for level in INT8_BAND_DBFS])
     extractor.embed([np.asarray(x, np.float32)])
     print(json.dumps({"startup_s": time.perf_counter() - t0}))
 
@@ -202,19 +147,21 @@ def main(argv=None) -> dict:
     from mirex.audio import scale_to_dbfs
     from mirex.backbones import load_backbone
     from mirex.cache import FeatureStore
-    from mirex.engines import default_batch, embed_clips, fast_int8_cpu
+    from mirex.engines import cpu_flags, default_batch, embed_clips
     from mirex.engines.keras import KerasEngine
 
     candidates = args.candidates.split(",")
     result = {"benchmark": "precision", "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "fast_int8_cpu": fast_int8_cpu(), "clips_per_speed_run": args.clips,
+              "cpu_flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni",
+                                                 "avx512_bf16", "amx_bf16", "amx_int8"}),
+              "clips_per_speed_run": args.clips,
               "segments_per_clip": 10, "repeats": args.repeats, "backbones": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = make_clips(tmp / "audio", max(args.clips, args.agreement_clips))
         for backbone_dir in args.backbone.split(","):
             backbone = load_backbone(backbone_dir)
-            probe = make_extractor(backbone, "fp32")
+            probe = make_extractor(backbone, "tflite-fp32")
             prepared = [probe.prepare(p) for p in paths]
             by_level = {level: [scale_to_dbfs(x, level) for x in prepared[: args.agreement_clips]]
                         for level in LEVELS_DBFS}
@@ -227,9 +174,6 @@ def main(argv=None) -> dict:
                 extractor = make_extractor(backbone, candidate, args.threads)
                 batch = [prepared[0]] * args.clips
                 extractor.embed(batch[:1])  # warm
-                if candidate == "int8":  # build each loudness band's model before timing
-                    for clips in by_level.values():
-                        extractor.embed(clips[:1])
                 model = _best_of(lambda: extractor.embed(batch), args.repeats)
                 runs = iter(range(args.repeats))
 

@@ -10,8 +10,8 @@ Environment variables
 ``MIREX_BACKBONES``       backbone folders (``os.pathsep``-separated) instead of the variant's
 ``MIREX_MODELS_DIR``      where named backbones live (default: the project's ``models/``)
 ``MIREX_FEATURE_STORES``  extra feature stores, or scratch folders holding one, that Train/Test read
-``MIREX_ENGINE``          inference engine (``auto``, ``keras``, ``tflite``)
-``MIREX_PRECISION``       arithmetic (``auto``, ``fp32``, ``bf16``, ``dyn8``, ``int8``)
+``MIREX_ENGINE``          inference engine (``auto``, ``keras``, ``tflite``, ``openvino``)
+``MIREX_PRECISION``       arithmetic (``auto``, ``fp32``, ``bf16``, ``dyn8``)
 ``MIREX_CLUSTER``         extract on a Dask cluster (``local:N``, ``tcp://HOST:PORT``, ``jobqueue:FILE``)
 ``MIREX_CACHE_DIR``       converted models kept between calls (default
                           ``$XDG_CACHE_HOME/mirex``, else ``~/.cache/mirex``)

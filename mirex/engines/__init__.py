@@ -1,20 +1,25 @@
 """Engines: run a backbone's tap graph fast, on whatever the machine has.
 
-=========  =========================================================  ===============
-engine     runtime                                                    precisions
-=========  =========================================================  ===============
-``keras``  TensorFlow's kernels, CPU or GPU (:mod:`.keras`)           fp32, bf16
-``tflite`` TensorFlow Lite + XNNPACK, CPU (:mod:`.tflite`)            fp32, dyn8, int8
-``auto``   keras in bf16 when TensorFlow sees a GPU; else tflite in dyn8
-           where the CPU has fast int8 dot products (:func:`fast_int8_cpu`),
-           else tflite fp32
-=========  =========================================================  ===============
+============  ======================================================  ===============
+engine        runtime                                                 precisions
+============  ======================================================  ===============
+``keras``     TensorFlow's kernels, CPU or GPU (:mod:`.keras`)        fp32, bf16
+``tflite``    TensorFlow Lite + XNNPACK, CPU (:mod:`.tflite`)         fp32, dyn8
+``openvino``  OpenVINO's CPU plugin, oneDNN (:mod:`.openvino`)        fp32, bf16
+``auto``      see :func:`resolve_engine`
+============  ======================================================  ===============
 
-In float32 both engines give the same features within float32 rounding, so
-a cache made with one serves the other; bf16 stays within about 1 % and
-shares the cache too; dyn8 (dynamically quantized int8, within 2 % of fp32)
-and int8 (opt-in: fixed-range int8 in 5 loudness bands, fastest, 5-10 % off)
-each have their own (see the extractor's cache id).
+'auto' picks, in this order: keras in bf16 when TensorFlow sees a GPU;
+openvino in bf16 where the CPU has bf16 instructions (:func:`fast_bf16_cpu`:
+AMX-BF16 or AVX512-BF16) and the ``openvino`` package is installed; tflite
+in dyn8 where the CPU has fast int8 dot products (:func:`fast_int8_cpu`:
+AVX512-VNNI or AMX-INT8); else tflite in fp32. :func:`describe_choice` says
+which and why, once, at startup.
+
+In float32 every engine gives the same features within float32 rounding, so
+a cache made with one serves the others; keras bf16 (GPU) stays within about
+1 % and shares that cache too; openvino bf16 and dyn8 (each within 2 % of
+fp32) have their own (see the extractor's cache id).
 :func:`make_engine` is the one factory; each engine brings its own batch size.
 """
 
@@ -25,53 +30,77 @@ import os
 from .base import Engine, embed_clips, pool_segments, run_batched, tap_model
 
 __all__ = ["ENGINES", "PRECISIONS", "Engine", "make_engine", "resolve_engine",
-           "gpu_available", "fast_int8_cpu", "FAST_INT8_FLAGS", "default_batch", "embed_clips",
+           "describe_choice", "gpu_available", "cpu_flags", "fast_int8_cpu", "fast_bf16_cpu",
+           "FAST_INT8_FLAGS", "FAST_BF16_FLAGS", "default_batch", "embed_clips",
            "pool_segments", "run_batched", "tap_model"]
 
 #: Engine names; 'auto' picks per machine (see :func:`resolve_engine`).
-ENGINES = ("auto", "keras", "tflite")
-#: Precision names; 'auto': bf16 on a GPU, dyn8 on a CPU with fast int8, else fp32.
-PRECISIONS = ("auto", "fp32", "bf16", "dyn8", "int8")
+ENGINES = ("auto", "keras", "tflite", "openvino")
+#: Precision names; 'auto' picks per machine (see :func:`resolve_engine`).
+PRECISIONS = ("auto", "fp32", "bf16", "dyn8")
 #: What each engine runs.
-_ALLOWED = {"keras": ("fp32", "bf16"), "tflite": ("fp32", "dyn8", "int8")}
+_ALLOWED = {"keras": ("fp32", "bf16"), "tflite": ("fp32", "dyn8"),
+            "openvino": ("fp32", "bf16")}
 #: Segments per batch, by (engine, precision, gpu). TFLite fp32: 4 is as fast
 #: as 16 on 2 cores with a quarter of the activation arena (peak RSS 1.09 GB
 #: against 1.40 GB); dyn8 quantizes each segment on its own, so the batch
-#: size changes no result; int8: its segments are split among loudness bands,
-#: each band's last batch zero-padded, and 2 wastes less (47.5 segments/s
-#: against 43.7 with 4); on a GPU large batches keep it busy.
-_BATCH = {("tflite", "fp32"): 4, ("tflite", "dyn8"): 4, ("tflite", "int8"): 2,
-          ("keras", "cpu"): 16, ("keras", "gpu"): 256}
+#: size changes no result; openvino: 4 measured as fast as 8 and 16 in CPU
+#: time (0.108 against 0.114 and 0.128 CPU-s a clip, bf16) and starts
+#: fastest; on a GPU large batches keep it busy.
+_BATCH = {("tflite", "fp32"): 4, ("tflite", "dyn8"): 4, ("openvino", "fp32"): 4,
+          ("openvino", "bf16"): 4, ("keras", "cpu"): 16, ("keras", "gpu"): 256}
 #: /proc/cpuinfo flags (x86) of int8 dot-product instructions that XNNPACK's
 #: dynamically quantized (QD8) kernels use: AVX512-VNNI (Intel Cascade Lake
-#: and later Xeons, AMD Zen 4/5) or AMX-INT8 (Intel Sapphire Rapids and
-#: later). Without them (AVX2-only CPUs, AVX-VNNI without AVX-512, ARM) dyn8
-#: is not known to be faster than fp32, so 'auto' stays with fp32 there.
+#: and later Xeons, AMD Zen 4/5, with AVX-512 Foundation) or AMX-INT8 (Intel
+#: Sapphire Rapids and later). Without them (AVX2-only CPUs, AVX-VNNI
+#: without AVX-512, ARM) dyn8 is not known to be faster than fp32.
 FAST_INT8_FLAGS = ("avx512_vnni", "amx_int8")
+#: /proc/cpuinfo flags of bfloat16 instructions that OpenVINO's oneDNN
+#: kernels use: AMX-BF16 tiles (Intel Sapphire Rapids and later) or
+#: AVX512-BF16 dot products (Intel Cooper Lake, AMD Zen 4/5).
+FAST_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 #: Where the CPU's flags are read (a test may point it elsewhere).
 CPUINFO_PATH = "/proc/cpuinfo"
 
 
-def fast_int8_cpu(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU has int8 dot-product instructions that make dyn8 faster than fp32.
+def cpu_flags(cpuinfo: str | None = None) -> frozenset:
+    """The instruction-set flags of the CPU: the ``flags`` line of ``/proc/cpuinfo``.
 
-    Reads the ``flags`` line of ``/proc/cpuinfo`` (or the text ``cpuinfo``),
-    without importing TensorFlow: true when it names AVX512-VNNI and AVX-512
-    Foundation, or AMX-INT8 (see :data:`FAST_INT8_FLAGS`). False where the
-    file cannot be read (not Linux) or has no flags line (not x86).
+    ``cpuinfo`` (the file's text) defaults to reading :data:`CPUINFO_PATH`;
+    empty where it cannot be read (not Linux) or has no flags line (not x86).
     """
     if cpuinfo is None:
         try:
             with open(CPUINFO_PATH, encoding="utf-8", errors="replace") as f:
                 cpuinfo = f.read()
         except OSError:
-            return False
+            return frozenset()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "flags":
-            flags = set(value.split())
-            return ("avx512_vnni" in flags and "avx512f" in flags) or "amx_int8" in flags
-    return False
+            return frozenset(value.split())
+    return frozenset()
+
+
+def fast_int8_cpu(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has the int8 dot products that make dyn8 faster than fp32.
+
+    True when its flags (:func:`cpu_flags`) name AVX512-VNNI with AVX-512
+    Foundation, or AMX-INT8 (:data:`FAST_INT8_FLAGS`).
+    """
+    flags = cpu_flags(cpuinfo)
+    return ("avx512_vnni" in flags and "avx512f" in flags) or "amx_int8" in flags
+
+
+def fast_bf16_cpu(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has bfloat16 instructions (:data:`FAST_BF16_FLAGS`) for openvino bf16."""
+    return bool(cpu_flags(cpuinfo) & set(FAST_BF16_FLAGS))
+
+
+def _openvino_available() -> bool:
+    from .openvino import available
+
+    return available()
 
 
 def gpu_available() -> bool:
@@ -88,49 +117,68 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def resolve_engine(engine: str = "auto", precision: str = "auto",
-                   gpu: bool | None = None, int8: bool | None = None) -> tuple[str, str]:
+def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | None = None,
+                   int8: bool | None = None, bf16: bool | None = None) -> tuple[str, str]:
     """The concrete ``(engine, precision)`` for the requested ones.
 
-    ``gpu`` (default: ask TensorFlow) and ``int8`` (default:
-    :func:`fast_int8_cpu`) decide what 'auto' means: on a GPU keras in bf16;
-    else tflite in dyn8 where the CPU has fast int8, else tflite in fp32.
-    Raises ``ValueError`` (one line) for unknown names and for pairs no
-    engine runs.
+    What 'auto' means depends on the machine: ``gpu`` (default: ask
+    TensorFlow, :func:`gpu_available`), ``bf16`` (default: the CPU has bf16,
+    :func:`fast_bf16_cpu`, and openvino is installed) and ``int8`` (default:
+    :func:`fast_int8_cpu`), in that order of preference (see the module
+    docstring). Never slower than tflite fp32: a CPU with none of these
+    instructions gets tflite fp32. Raises ``ValueError`` (one line) for
+    unknown names and for pairs no engine runs.
     """
     engine, precision = (engine or "auto").lower(), (precision or "auto").lower()
     if engine not in ENGINES:
         raise ValueError(f"unknown inference engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if "auto" in (engine, precision) and gpu is None:
-        gpu = gpu_available()
+    if engine == "auto" or (engine == "keras" and precision == "auto"):
+        gpu = gpu_available() if gpu is None else gpu
+    if engine in ("auto", "openvino") and precision in ("auto", "bf16") and not gpu:
+        bf16 = (fast_bf16_cpu() and _openvino_available()) if bf16 is None else bf16
     if engine == "auto":
-        engine = "tflite" if precision in ("dyn8", "int8") else \
-            "keras" if gpu or precision == "bf16" \
-            else "tflite"
+        engine = "keras" if gpu and precision in ("auto", "fp32", "bf16") else \
+            "tflite" if precision == "dyn8" else \
+            "openvino" if bf16 and precision in ("auto", "bf16") else \
+            "keras" if precision == "bf16" else "tflite"
     if precision == "auto":
-        if gpu and engine == "keras":
-            precision = "bf16"
-        elif engine == "tflite" and (fast_int8_cpu() if int8 is None else int8):
-            precision = "dyn8"
+        if engine == "keras":
+            precision = "bf16" if gpu else "fp32"
+        elif engine == "openvino":
+            precision = "bf16" if bf16 else "fp32"
         else:
-            precision = "fp32"
+            precision = "dyn8" if (fast_int8_cpu() if int8 is None else int8) else "fp32"
     if precision not in _ALLOWED[engine]:
         raise ValueError(f"the {engine} engine runs {' or '.join(_ALLOWED[engine])}, "
                          f"not {precision}")
     return engine, precision
 
 
+def describe_choice(engine: str, precision: str, requested: tuple[str, str]) -> str:
+    """One line that says what runs and, for 'auto', why: e.g. ``openvino bf16 (auto: ...)``."""
+    text = f"{engine} engine, {precision}"
+    if "auto" not in requested:
+        return text
+    flags = cpu_flags()
+    why = {("keras", "bf16"): "a GPU",
+           ("openvino", "bf16"): "CPU has " + "/".join(f for f in FAST_BF16_FLAGS if f in flags),
+           ("tflite", "dyn8"): "CPU has " + "/".join(f for f in FAST_INT8_FLAGS if f in flags),
+           }.get((engine, precision), "no GPU, no bf16 or fast int8 on this CPU"
+                 if precision == "fp32" else "requested")
+    return f"{text} (auto: {why})"
+
+
 def default_batch(engine: str, precision: str, gpu: bool = False) -> int:
     """Segments per inference batch of a concrete engine and precision."""
-    key = (engine, precision) if engine == "tflite" else (engine, "gpu" if gpu else "cpu")
+    key = (engine, "gpu" if gpu else "cpu") if engine == "keras" else (engine, precision)
     return _BATCH[key]
 
 
 def make_engine(backbone, engine: str = "auto", precision: str = "auto",
                 batch_segments: int | None = None, num_threads: int | None = None,
-                calibration=None, cache_dir=None) -> Engine:
+                cache_dir=None) -> Engine:
     """The engine that computes ``backbone``'s multi-level features.
 
     Parameters
@@ -142,18 +190,21 @@ def make_engine(backbone, engine: str = "auto", precision: str = "auto",
         Segments per inference call (default: the engine's own).
     num_threads : int or None
         CPU threads (``None``: all cores).
-    calibration : callable or None
-        For int8: ``levels (dBFS) -> segments (n, segment_samples)``, the
-        music that sets a loudness band's quantization ranges.
     cache_dir : path or None
-        Where the tflite engine keeps converted models (``None``: none kept).
+        Where the tflite and openvino engines keep converted models
+        (``None``: none kept).
     """
     engine, precision = resolve_engine(engine, precision)
     if engine == "tflite":
         from .tflite import TFLiteEngine
 
         return TFLiteEngine(backbone, batch_segments or default_batch(engine, precision),
-                            precision, num_threads, calibration, cache_dir)
+                            precision, num_threads, cache_dir)
+    if engine == "openvino":
+        from .openvino import OpenVINOEngine
+
+        return OpenVINOEngine(backbone, batch_segments or default_batch(engine, precision),
+                              precision, num_threads, cache_dir)
     from .keras import KerasEngine
 
     batch = batch_segments or default_batch(engine, precision, gpu_available())

@@ -3,7 +3,7 @@
 The backbone's tap graph is traced for a fixed batch shape, its variables
 are frozen into constants and the graph is converted to a TFLite flatbuffer,
 which the interpreter runs with XNNPACK, TFLite's optimised CPU backend.
-Three precisions:
+Two precisions:
 
 ``'fp32'``
     The Keras tap graph (:func:`mirex.engines.base.tap_model`) in float32:
@@ -30,21 +30,13 @@ Three precisions:
     1.3 times as fast as fp32 (``benchmarks/bench_precision.py``). Its
     features are kept apart from the float ones (the extractor id names the
     precision and :data:`DYN8_VERSION`).
-``'int8'`` (opt-in)
-    Full-integer post-training quantization: int8 weights (per channel)
-    and activations with fixed ranges. A raw-waveform network's activations
-    scale with the loudness of its input, so one set of ranges cannot serve
-    quiet and loud recordings alike; there is therefore a bank of int8
-    models, one per loudness band (:data:`INT8_BAND_DBFS`), each calibrated
-    on music at its band's levels (:func:`band_levels`, music passed in as
-    a callable ``levels -> segments``), and each segment runs in the model
-    of the band nearest its RMS level, built when a segment first needs it.
-    The fastest path on a CPU with VNNI/AMX, but 5-10 % off fp32 at some
-    levels with the trained backbones, so it stays opt-in, with its own
-    cache namespace (:data:`INT8_VERSION`).
+The fixed-range int8 models of earlier versions (one per loudness band,
+5-10 % off fp32 with the trained backbones) were deleted in favour of dyn8
+here and of OpenVINO's bf16 (:mod:`.openvino`) on CPUs that have bf16.
 
 Converted models are kept on disk (``cache_dir``, one ``.tflite`` file per
-weights, taps, batch and precision, written atomically), so later calls
+weights, taps, batch and precision, written atomically: :func:`model_file`),
+so later calls
 neither convert nor import TensorFlow: the interpreter comes from
 ``ai_edge_litert`` (LiteRT, TFLite's successor, a dependency on Linux), else
 from ``tf.lite``.
@@ -63,27 +55,19 @@ import numpy as np
 
 from .base import run_batched, tap_model
 
-__all__ = ["PRECISIONS", "DYN8_VERSION", "DYN8_FLOAT_BLOCKS", "INT8_VERSION", "INT8_BAND_DBFS",
-           "convert", "dyn8_graph", "TFLiteEngine", "loudness_band", "band_levels"]
+__all__ = ["PRECISIONS", "DYN8_VERSION", "DYN8_FLOAT_BLOCKS", "convert", "dyn8_graph",
+           "model_file", "flatbuffer", "TFLiteEngine"]
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "dyn8", "int8")
+PRECISIONS = ("fp32", "dyn8")
 #: Bumped whenever the conversion changes; part of the converted-model cache key.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 #: Bumped whenever the dyn8 graph's making changes; part of the cache identity
 #: of dyn8 features.
 DYN8_VERSION = 1
 #: Blocks ``1 .. DYN8_FLOAT_BLOCKS`` run in float32 in the dyn8 model.
 DYN8_FLOAT_BLOCKS = 2
-#: Bumped whenever the int8 models' making (bands, calibration) changes; part
-#: of the cache identity of int8 features.
-INT8_VERSION = 3
-#: Centre RMS levels (dBFS) of the int8 loudness bands, 8 dB apart; a segment
-#: runs in the band whose centre is nearest its level.
-INT8_BAND_DBFS = (-42.0, -34.0, -26.0, -18.0, -10.0)
-#: A band's model is calibrated at its centre and this many dB either side.
-INT8_BAND_SPREAD_DB = 3.0
 
 
 def _interpreter_class():
@@ -94,20 +78,6 @@ def _interpreter_class():
 
         Interpreter = tf.lite.Interpreter
     return Interpreter
-
-
-def loudness_band(segments: np.ndarray, centres=INT8_BAND_DBFS) -> np.ndarray:
-    """Index of the band of ``centres`` (dBFS) nearest each segment's RMS level: ``(n,)`` int."""
-    from ..audio import rms_dbfs
-
-    level = np.maximum(rms_dbfs(segments, axis=1), min(centres) - 100.0)  # silence: quietest
-    return np.abs(level[:, None] - np.asarray(centres, np.float64)[None, :]).argmin(axis=1)
-
-
-def band_levels(band: int) -> tuple[float, ...]:
-    """Calibration levels (dBFS) of the int8 model of band ``band``."""
-    centre = INT8_BAND_DBFS[band]
-    return (centre - INT8_BAND_SPREAD_DB, centre, centre + INT8_BAND_SPREAD_DB)
 
 
 def _folded_blocks(backbone) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -200,17 +170,13 @@ def _restore_float_filters(flatbuffer: bytes, kernels) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
-            backbone=None, calibration: np.ndarray | None = None) -> bytes:
-    """TFLite flatbuffer for inputs ``(batch, n_samples)`` float32.
+def convert(backbone, batch: int, precision: str = "fp32") -> bytes:
+    """TFLite flatbuffer of ``backbone``'s tap graph for inputs ``(batch, segment_samples)`` float32.
 
-    ``precision='fp32'``: ``keras_model`` (``(batch, n_samples, 1)`` ->
-    ``(batch, dim)``) as it is. ``'dyn8'``: ``backbone``'s
-    :func:`dyn8_graph` with dynamic-range quantization (no representative
-    data: weights int8 per channel, activations quantized at run time) and
-    its first blocks restored to float32. ``'int8'``: ``keras_model``
-    fully quantized, ``calibration`` segments ``(n, n_samples)`` setting the
-    activation ranges (inputs and outputs stay float32).
+    ``precision='fp32'``: the Keras tap graph (:func:`mirex.engines.base.tap_model`)
+    as it is. ``'dyn8'``: :func:`dyn8_graph` with dynamic-range quantization
+    (no representative data: weights int8 per channel, activations quantized
+    at run time) and its first blocks restored to float32.
     """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
@@ -219,35 +185,60 @@ def convert(keras_model, batch: int, n_samples: int, precision: str = "fp32",
 
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
-    spec = [tf.TensorSpec([batch, n_samples], tf.float32)]
+    spec = [tf.TensorSpec([batch, backbone.segment_samples], tf.float32)]
     if precision == "dyn8":
         graph, float_kernels = dyn8_graph(backbone)
         fn = tf.function(graph, input_signature=spec)
     else:
+        keras_model = tap_model(backbone)
         fn = tf.function(lambda x: keras_model(tf.expand_dims(x, -1), training=False),
                          input_signature=spec)
     frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     if precision == "dyn8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if precision == "int8":
-        if calibration is None or len(calibration) == 0:
-            raise ValueError("int8 conversion needs calibration segments")
-        calibration = np.asarray(calibration, np.float32)
-
-        def representative():
-            for start in range(0, len(calibration), batch):
-                # wrap around: every batch is full whatever its size
-                yield [calibration[np.arange(start, start + batch) % len(calibration)]]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         flatbuffer = converter.convert()
     if precision == "dyn8":
         flatbuffer = _restore_float_filters(flatbuffer, float_kernels)
     return flatbuffer
+
+
+def model_file(backbone, batch: int, precision: str, cache_dir) -> Path:
+    """Where the converted model of ``backbone`` is kept under ``cache_dir``.
+
+    The name is keyed by the weights' checksum, the taps, the segment length,
+    the batch, the precision and :data:`ENGINE_VERSION` (and for dyn8 its
+    version), so a changed model never hits an old file.
+    """
+    key = {"engine": ENGINE_VERSION, "weights": backbone.weights_sha256,
+           "taps": backbone.feature_layers, "n_samples": backbone.segment_samples,
+           "batch": int(batch), "precision": precision}
+    if precision == "dyn8":
+        key["dyn8"] = [DYN8_VERSION, DYN8_FLOAT_BLOCKS]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return Path(cache_dir) / f"{backbone.name}-{precision}-{digest}.tflite"
+
+
+def flatbuffer(backbone, batch: int, precision: str = "fp32", cache_dir=None) -> bytes:
+    """The converted model: read from ``cache_dir``, else converted (and cached, atomically).
+
+    A file that cannot be written leaves the model uncached (logged at debug level).
+    """
+    path = model_file(backbone, batch, precision, cache_dir) if cache_dir else None
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    content = convert(backbone, batch, precision)
+    if path is not None:
+        from ..fileio import atomic_write_bytes
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, content)
+        except OSError as exc:
+            log.debug("%s: converted model not cached (%s)", path, exc)
+    return content
 
 
 class TFLiteEngine:
@@ -258,112 +249,60 @@ class TFLiteEngine:
     backbone : mirex.backbones.Backbone
     batch_segments : int
         Segments per interpreter call (fixed: the last batch is zero-padded).
-    precision : {'fp32', 'dyn8', 'int8'}
-        See the module docstring. For int8, one quantized model per loudness
-        band, built on first use.
+    precision : {'fp32', 'dyn8'}
+        See the module docstring.
     num_threads : int or None
         Interpreter threads (default: all cores).
-    calibration : callable or None
-        int8 only: ``levels (dBFS) -> segments (n, segment_samples)`` float32,
-        the music whose activations set a band's quantization ranges.
     cache_dir : path or None
         Where converted models are kept (``None``: convert every time).
     """
 
     def __init__(self, backbone, batch_segments: int, precision: str = "fp32",
-                 num_threads: int | None = None, calibration=None, cache_dir=None):
+                 num_threads: int | None = None, cache_dir=None):
         if precision not in PRECISIONS:
             raise ValueError(f"the tflite engine runs {' or '.join(PRECISIONS)}, not {precision}")
-        if precision == "int8" and calibration is None:
-            raise ValueError("the int8 tflite engine needs calibration music (levels -> segments)")
         self.backbone = backbone
         self.batch_segments = int(batch_segments)
         self.precision = precision
-        self._calibration = calibration
-        self._cache_dir = Path(cache_dir) if cache_dir else None
-        self._keras = None  # the tap graph (fp32, int8), built only to convert
         self.dim = int(backbone.embedding_dim)
-        self._threads = int(num_threads or os.cpu_count() or 1)
-        self._runners = {}
-        if precision != "int8":
-            self._runner(None)  # built now: the one model is always needed
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        threads = int(num_threads or os.cpu_count() or 1)
+        try:
+            interpreter = self._interpreter(self._flatbuffer(), threads)
+        except (ValueError, RuntimeError) as exc:
+            path = self._cache_path()
+            if path is None or not path.exists():
+                raise
+            log.warning("%s: damaged converted model (%s); converting again", path, exc)
+            path.unlink(missing_ok=True)
+            interpreter = self._interpreter(self._flatbuffer(), threads)
+        source = interpreter.get_input_details()[0]["index"]
+        sink = interpreter.get_output_details()[0]["index"]
 
-    def _cache_path(self, band: int | None = None) -> Path | None:
-        """Where the converted model (of an int8 ``band``) is kept, or ``None`` without a cache."""
+        def run(chunk: np.ndarray) -> np.ndarray:
+            interpreter.set_tensor(source, chunk)
+            interpreter.invoke()
+            return interpreter.get_tensor(sink).copy()
+
+        self._run = run
+
+    def _cache_path(self) -> Path | None:
         if self._cache_dir is None:
             return None
-        b = self.backbone
-        key = {"engine": ENGINE_VERSION, "weights": b.weights_sha256, "taps": b.feature_layers,
-               "n_samples": b.segment_samples, "batch": self.batch_segments,
-               "precision": self.precision, "band": band,
-               "int8": INT8_VERSION if self.precision == "int8" else None}
-        if self.precision == "dyn8":  # (fp32 and int8 keys as before dyn8 existed)
-            key["dyn8"] = [DYN8_VERSION, DYN8_FLOAT_BLOCKS]
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-        return self._cache_dir / f"{b.name}-{self.precision}-{digest}.tflite"
+        return model_file(self.backbone, self.batch_segments, self.precision, self._cache_dir)
 
-    def _flatbuffer(self, band: int | None = None) -> bytes:
-        """The converted model (of an int8 ``band``): from the cache, else converted (and cached)."""
-        path = self._cache_path(band)
-        if path is not None and path.is_file():
-            return path.read_bytes()
-        if self._keras is None and self.precision != "dyn8":
-            self._keras = tap_model(self.backbone)
-        calibration = None if band is None else self._calibration(band_levels(band))
-        flatbuffer = convert(self._keras, self.batch_segments, self.backbone.segment_samples,
-                             self.precision, self.backbone, calibration)
-        if path is not None:
-            from ..fileio import atomic_write_bytes
+    def _flatbuffer(self) -> bytes:
+        return flatbuffer(self.backbone, self.batch_segments, self.precision, self._cache_dir)
 
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, flatbuffer)
-            except OSError as exc:
-                log.debug("%s: converted model not cached (%s)", path, exc)
-        return flatbuffer
-
-    def _interpreter(self, flatbuffer: bytes):
+    @staticmethod
+    def _interpreter(content: bytes, threads: int):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            interpreter = _interpreter_class()(model_content=flatbuffer, num_threads=self._threads)
+            interpreter = _interpreter_class()(model_content=content, num_threads=threads)
         interpreter.allocate_tensors()
         return interpreter
 
-    def _runner(self, band: int | None = None):
-        """The interpreter call of the model (``band=None``) or of an int8 band's."""
-        if band not in self._runners:
-            try:
-                interpreter = self._interpreter(self._flatbuffer(band))
-            except (ValueError, RuntimeError) as exc:
-                path = self._cache_path(band)
-                if path is None or not path.exists():
-                    raise
-                log.warning("%s: damaged converted model (%s); converting again", path, exc)
-                path.unlink(missing_ok=True)
-                interpreter = self._interpreter(self._flatbuffer(band))
-            source = interpreter.get_input_details()[0]["index"]
-            sink = interpreter.get_output_details()[0]["index"]
-
-            def run(chunk: np.ndarray) -> np.ndarray:
-                interpreter.set_tensor(source, chunk)
-                interpreter.invoke()
-                return interpreter.get_tensor(sink).copy()
-
-            self._runners[band] = run
-        return self._runners[band]
-
     def segment_features(self, segments: np.ndarray) -> np.ndarray:
         """Per-segment multi-level features: ``(n_segments, n) -> (n_segments, dim)`` float32."""
-        segments = np.asarray(segments, np.float32)
-        n = self.backbone.segment_samples
-        if self.precision != "int8":
-            return run_batched(self._runner(None), segments, self.batch_segments, self.dim, n)
-        if segments.ndim != 2:
-            raise ValueError(f"expected segments of shape (n, {n}), got {segments.shape}")
-        bands = loudness_band(segments)
-        out = np.empty((len(segments), self.dim), np.float32)
-        for band in np.unique(bands):
-            rows = np.flatnonzero(bands == band)
-            out[rows] = run_batched(self._runner(int(band)), segments[rows],
-                                    self.batch_segments, self.dim, n)
-        return out
+        return run_batched(self._run, np.asarray(segments, np.float32), self.batch_segments,
+                           self.dim, self.backbone.segment_samples)

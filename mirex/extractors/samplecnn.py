@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Sequence
 
 import numpy as np
 
 from ..constants import MAX_DURATION, MAX_SEGMENTS
-from ..engines import embed_clips, fast_int8_cpu, make_engine, resolve_engine
+from ..engines import (describe_choice, embed_clips, fast_bf16_cpu, fast_int8_cpu,
+                       make_engine, resolve_engine)
 from . import cache_id
 
-__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION", "calibration_segments"]
+__all__ = ["SampleCNNExtractor", "EMBEDDING_VERSION"]
 
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the way a clip becomes a vector changes, so old cache
 #: entries stop matching.
 EMBEDDING_VERSION = 1
-#: Seconds of each generated genre rendered per int8 calibration level.
-CALIBRATION_SECONDS = 4.0
-
-
-def calibration_segments(n_samples: int, sample_rate: int, levels=(-20.0,),
-                         seed: int = 0) -> np.ndarray:
-    """Generated music at the given RMS levels (dBFS), for int8 calibration: ``(n, n_samples)``.
-
-    Each genre of the demo synthesiser is rendered at each level (fixed
-    seeds: reproducible), one segment per genre and level.
-    """
-    from ..audio import segment
-    from ..demo.synth import GENRES, synthesize_clip
-
-    out = []
-    for g, genre in enumerate(GENRES):
-        for k, level in enumerate(levels):
-            y = synthesize_clip(genre, seed=seed + 100 * g + k, duration=CALIBRATION_SECONDS,
-                                sr=sample_rate, target_dbfs=level)
-            out.append(segment(np.clip(np.asarray(y, np.float32), -1.0, 1.0), n_samples,
-                               max_segments=1))
-    return np.concatenate(out).astype(np.float32)
-
 
 class SampleCNNExtractor:
     """Clip file -> multi-level SampleCNN embedding, with a cache identity.
@@ -60,10 +37,11 @@ class SampleCNNExtractor:
         Segments per inference batch (default: the engine's).
     engine, precision : str
         See :data:`mirex.engines.ENGINES` and :data:`mirex.engines.PRECISIONS`.
-        Float precisions share one cache namespace; 'dyn8' (dynamically
-        quantized int8, what 'auto' means on a CPU with AVX512-VNNI or
-        AMX-INT8) has its own, named ``<backbone>-<sha>-dyn8-...``, and so
-        has 'int8'.
+        Float paths share one cache namespace; openvino bf16 (what 'auto'
+        means on a CPU with AMX-BF16 or AVX512-BF16) has its own, named
+        ``<backbone>-<sha>-bf16-...``, and so has tflite dyn8 (what 'auto'
+        means on a CPU with AVX512-VNNI or AMX-INT8 but no bf16),
+        ``<backbone>-<sha>-dyn8-...``.
     num_threads : int or None
         CPU threads of the engine (``None``: all cores).
     engine_cache : path or None
@@ -118,8 +96,10 @@ class SampleCNNExtractor:
     def id(self) -> str:
         """Cache namespace: backbone name, weights checksum, extraction parameters.
 
-        Float precisions (fp32, bf16) share one; dyn8 and int8 have their
-        own, whose names say so and change with the quantized models' making.
+        Float paths (fp32 on any engine, keras bf16) share one; openvino
+        bf16 and tflite dyn8 have their own, whose names say so and change
+        with their making (:data:`~mirex.engines.openvino.BF16_VERSION`,
+        :data:`~mirex.engines.tflite.DYN8_VERSION`).
         Worked out once per extractor.
         """
         if self._id is None:
@@ -130,19 +110,29 @@ class SampleCNNExtractor:
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
         prefix = f"{self.name}-{self.backbone.weights_sha256[:12]}"
-        # 'auto' is dyn8 only on a fast-int8 CPU: elsewhere no GPU probe is needed
-        quantized = self.precision if self.precision != "auto" else \
-            self.resolved[1] if fast_int8_cpu() else "fp32"
-        if quantized == "dyn8":
+        if self._quantized() == ("tflite", "dyn8"):
             from ..engines.tflite import DYN8_FLOAT_BLOCKS, DYN8_VERSION
 
             params["precision"] = f"dyn8-v{DYN8_VERSION}-float{DYN8_FLOAT_BLOCKS}"
             prefix += "-dyn8"
-        elif quantized == "int8":
-            from ..engines.tflite import INT8_VERSION
+        elif self._quantized() == ("openvino", "bf16"):
+            from ..engines.openvino import BF16_VERSION
 
-            params["precision"] = f"int8-v{INT8_VERSION}"  # (as before dyn8 existed)
+            params["precision"] = f"bf16-openvino-v{BF16_VERSION}"
+            prefix += "-bf16"
         return cache_id(prefix, params)
+
+    def _quantized(self) -> tuple[str, str]:
+        """The concrete engine and precision where they matter to the cache id.
+
+        Float paths (any engine in fp32, keras bf16) share one namespace, so
+        where the CPU alone says the path is a float one, no GPU probe is made.
+        """
+        p = self.precision
+        if p == "fp32" or (p in ("auto", "bf16") and not fast_bf16_cpu()
+                           and not (p == "auto" and fast_int8_cpu())):
+            return ("float", p)
+        return self.resolved
 
     def info(self) -> dict:
         return {"extractor": "samplecnn-multilevel", "backbone": self.name,
@@ -170,12 +160,10 @@ class SampleCNNExtractor:
         """Build the engine now (else the first :meth:`embed` does)."""
         if self._engine is None:
             engine, precision = self.resolved
-            log.info("%s: %s engine, %s%s", self.name, engine, precision,
-                     " (auto)" if "auto" in (self.engine, self.precision) else "")
-            calibration = partial(calibration_segments, self.backbone.segment_samples,
-                                  self.backbone.sample_rate)
+            log.info("%s: %s", self.name,
+                     describe_choice(engine, precision, (self.engine, self.precision)))
             self._engine = make_engine(self.backbone, engine, precision, self.batch_segments,
-                                       self.num_threads, calibration, self.engine_cache)
+                                       self.num_threads, self.engine_cache)
 
     def embed(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         """Embeddings of prepared clips: ``(n_clips, dim)``."""
