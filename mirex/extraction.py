@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .audio import AudioError
 
-__all__ = ["CHUNK_CLIPS", "Progress", "describe", "decode_chunk", "embed_chunk",
+__all__ = ["CHUNK_CLIPS", "Progress", "describe", "decode_chunk", "embed_chunk", "write_entries",
            "load_extractors", "compute_local", "warn_failure"]
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def embed_chunk(chunk, decoded, extractors, store=None) -> tuple[dict, dict]:
     """Embed one chunk's decoded clips with every extractor that needs them.
 
     Returns ``(rows, failures)``; each vector is also written to ``store``
-    when one is given (a write that fails is logged, the vector kept).
+    when one is given (:func:`write_entries`).
     """
     rows: dict[str, dict[int, object]] = {}
     failures: dict[str, str] = {}
@@ -127,23 +127,35 @@ def embed_chunk(chunk, decoded, extractors, store=None) -> tuple[dict, dict]:
         if not members:
             continue
         vectors = extractor.embed([result[extractor.input_spec] for _, result in members])
-        for ((path, key, _), _), vector in zip(members, vectors):
+        for ((path, _, _), _), vector in zip(members, vectors):
             rows.setdefault(path, {})[index] = vector
-            if store is not None:
-                try:
-                    store.put(extractor.id, key, vector)
-                except OSError as exc:
-                    log.warning("%s: cannot write cache entry (%s); keeping it in memory",
-                                store.root, exc.strerror or exc)
+    if store is not None:
+        write_entries(chunk, rows, extractors, store)
     return rows, failures
+
+
+def write_entries(chunk, rows: dict, extractors, store) -> None:
+    """Write a chunk's vectors (``rows[path][extractor index]``) to ``store``.
+
+    A write that fails is logged and the vector kept in ``rows``.
+    """
+    for path, key, _ in chunk:
+        for index, vector in rows.get(path, {}).items():
+            try:
+                store.put(extractors[index].id, key, vector)
+            except OSError as exc:
+                log.warning("%s: cannot write cache entry (%s); keeping it in memory",
+                            store.root, exc.strerror or exc)
 
 
 def compute_local(todo, extractors, store) -> tuple[dict, dict, dict]:
     """Compute every item of ``todo`` in this process: ``(rows, failures, timing)``.
 
     ``timing``: ``startup_s`` (loading the networks) and ``clips_per_s``
-    (after it). Decoding of the next chunk overlaps with inference of the
-    current one (one decoder thread).
+    (after it). Decoding of the next chunk and the store writes of the
+    previous one (each entry is fsynced: milliseconds of waiting on the disk)
+    overlap with inference of the current one (one decoder thread, one
+    writer thread).
     """
     rows, failures = {}, {}
     if not todo:
@@ -153,17 +165,25 @@ def compute_local(todo, extractors, store) -> tuple[dict, dict, dict]:
     log.info("networks ready in %.1f s", startup)
     chunks = [todo[i : i + CHUNK_CLIPS] for i in range(0, len(todo), CHUNK_CLIPS)]
     progress = Progress(len(todo))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer:
         pending = pool.submit(decode_chunk, chunks[0], extractors)
+        written = None
         for number, chunk in enumerate(chunks):
             decoded = pending.result()
             if number + 1 < len(chunks):
                 pending = pool.submit(decode_chunk, chunks[number + 1], extractors)
-            chunk_rows, chunk_failures = embed_chunk(chunk, decoded, extractors, store)
+            chunk_rows, chunk_failures = embed_chunk(chunk, decoded, extractors)
+            if written is not None:
+                written.result()   # one chunk's writes in flight at a time
+            if store is not None:
+                written = writer.submit(write_entries, chunk, chunk_rows, extractors, store)
             for path, reason in chunk_failures.items():
                 warn_failure(path, reason)
             rows.update(chunk_rows)
             failures.update(chunk_failures)
             progress.update(len(chunk))
+        if written is not None:
+            written.result()
     return rows, failures, {"startup_s": round(startup, 2),
                             "clips_per_s": round(progress.close(), 3)}

@@ -171,7 +171,7 @@ def _restore_float_filters(flatbuffer: bytes, kernels) -> bytes:
 
 
 def convert(backbone, batch: int, precision: str = "fp32") -> bytes:
-    """TFLite flatbuffer of ``backbone``'s tap graph for inputs ``(batch, segment_samples)`` float32.
+    """TFLite flatbuffer of the tap graph for inputs ``(batch, segment_samples)`` float32.
 
     ``precision='fp32'``: the Keras tap graph (:func:`mirex.engines.base.tap_model`)
     as it is. ``'dyn8'``: :func:`dyn8_graph` with dynamic-range quantization
