@@ -10,7 +10,8 @@ layers, a loader that maps the package's TF1 checkpoint variables onto those
 layers, and a converter that writes a backbone folder.
 
 Modules: :mod:`.frontend` (log-mel, patches; NumPy), :mod:`.vgg` (the VGG
-taggers), :mod:`.network` (the Keras model, :func:`patch_runner` and :func:`musicnn_embed`), :mod:`.folder`
+taggers), :mod:`.network` (the Keras model, :func:`patch_runner` and
+:func:`musicnn_embed`), :mod:`.folder`
 (folder format and :func:`load_musicnn`), :mod:`.convert` (TF1 checkpoint ->
 backbone folder; command line ``mirex import-musicnn``).
 
@@ -62,7 +63,7 @@ from __future__ import annotations
 from ...constants import MTT_LABELS
 from .convert import convert_musicnn, load_musicnn_checkpoint
 from .folder import (ARCHITECTURES, FORMAT, MANIFEST_NAME, MODELS, MSD_LABELS, SOURCE_PACKAGE,
-                     WEIGHTS_NAME, load_musicnn)
+                     WEIGHTS_NAME, load_musicnn, read_musicnn_manifest)
 from .frontend import (HOP_LENGTH, N_FFT, N_MELS, PATCH_FRAMES, SAMPLE_RATE, log_compress, logmel,
                        make_patches, mel_filterbank, melspectrogram, patch_frames,
                        power_spectrogram)
@@ -73,9 +74,11 @@ from .vgg import VGG_CONFIG, VGG_POOLS, build_musicnn_vgg, is_vgg, vgg_config, v
 __all__ = [
     "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "PATCH_FRAMES", "BATCH_PATCHES", "FORMAT",
     "MANIFEST_NAME", "WEIGHTS_NAME", "SOURCE_PACKAGE",
-    "MSD_LABELS", "MTT_LABELS", "MODELS", "ARCHITECTURES", "DEFAULT_CONFIG", "VGG_CONFIG", "VGG_POOLS", "vgg_config",
+    "MSD_LABELS", "MTT_LABELS", "MODELS", "ARCHITECTURES", "DEFAULT_CONFIG", "VGG_CONFIG",
+    "VGG_POOLS", "vgg_config",
     "mel_filterbank", "power_spectrogram", "melspectrogram", "log_compress", "logmel",
     "patch_frames", "make_patches",
-    "build_musicnn", "build_musicnn_vgg", "is_vgg", "vgg_feature_model", "feature_model", "patch_runner", "load_musicnn_checkpoint",
-    "convert_musicnn", "load_musicnn", "musicnn_embed",
+    "build_musicnn", "build_musicnn_vgg", "is_vgg", "vgg_feature_model", "feature_model",
+    "patch_runner", "load_musicnn_checkpoint",
+    "convert_musicnn", "load_musicnn", "read_musicnn_manifest", "musicnn_embed",
 ]

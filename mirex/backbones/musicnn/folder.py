@@ -14,7 +14,7 @@ from .network import build_musicnn
 from .vgg import build_musicnn_vgg
 
 __all__ = ["FORMAT", "MANIFEST_NAME", "WEIGHTS_NAME", "MSD_LABELS", "MODELS", "SOURCE_PACKAGE",
-           "ARCHITECTURES", "load_musicnn"]
+           "ARCHITECTURES", "read_musicnn_manifest", "load_musicnn"]
 
 FORMAT = "musicnn-backbone/1"
 MANIFEST_NAME = "manifest.json"
@@ -44,6 +44,24 @@ ARCHITECTURES = {"musicnn": build_musicnn, "musicnn-vgg": build_musicnn_vgg}
 SOURCE_PACKAGE = "musicnn==0.1.0"
 
 
+def read_musicnn_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of a musicnn backbone folder (musicnn or VGG), without building the network.
+
+    Raises
+    ------
+    mirex.backbones.BackboneError
+        If the folder has no manifest or it is not a musicnn one.
+    """
+    from .. import BackboneError
+
+    manifest = read_manifest(path, MANIFEST_NAME, FORMAT, BackboneError,
+                             missing=f"not a backbone folder (no {MANIFEST_NAME})")
+    if manifest.get("architecture") not in ARCHITECTURES:
+        raise BackboneError(f"{os.path.join(path, MANIFEST_NAME)}: not a {FORMAT} musicnn manifest "
+                            f"(architecture must be one of {sorted(ARCHITECTURES)})")
+    return manifest
+
+
 def load_musicnn(path: str | os.PathLike, verify: bool = True):
     """Build the model of a musicnn backbone folder, with its weights.
 
@@ -70,12 +88,8 @@ def load_musicnn(path: str | os.PathLike, verify: bool = True):
     """
     from .. import BackboneError
 
-    manifest = read_manifest(path, MANIFEST_NAME, FORMAT, BackboneError,
-                             missing=f"not a backbone folder (no {MANIFEST_NAME})")
-    build = ARCHITECTURES.get(manifest.get("architecture"))
-    if build is None:
-        raise BackboneError(f"{os.path.join(path, MANIFEST_NAME)}: not a {FORMAT} musicnn manifest "
-                            f"(architecture must be one of {sorted(ARCHITECTURES)})")
+    manifest = read_musicnn_manifest(path)
+    build = ARCHITECTURES[manifest["architecture"]]
     weights = checked_file(path, manifest.get("weights"), BackboneError, verify=verify,
                            what="weights file")
     model = build(**manifest["config"], name=manifest["name"].replace("-", "_"))

@@ -53,8 +53,8 @@ from __future__ import annotations
 
 from .frontend import N_MELS, PATCH_FRAMES
 
-__all__ = ["VGG_CONFIG", "VGG_POOLS", "vgg_config", "build_musicnn_vgg", "vgg_feature_model", "vgg_checkpoint_plan",
-           "is_vgg", "N_BLOCKS"]
+__all__ = ["VGG_CONFIG", "VGG_POOLS", "vgg_config", "build_musicnn_vgg", "vgg_feature_model",
+           "vgg_checkpoint_plan", "is_vgg", "N_BLOCKS"]
 
 N_BLOCKS = 5
 
