@@ -142,3 +142,18 @@ def test_convert_reproduces_committed_weights(which, tmp_path):
     manifest = convert_musicnn(os.environ["MUSICNN_SOURCE"], tmp_path / "out", which)
     committed = json.loads((BACKBONES[which] / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["weights"]["sha256"] == committed["weights"]["sha256"]
+
+
+def test_vgg_peer_system_embeds_1280_pooled_features():
+    from mirex.systems import resolve_extractors
+
+    (vgg,) = resolve_extractors("musicnn-vgg-svm")
+    (musicnn,) = resolve_extractors("musicnn-svm")
+    assert vgg.name == "musicnn-vgg-msd" and vgg.dim == 1280 and musicnn.dim == 1506
+    assert vgg.id != musicnn.id and vgg.manifest["weights"]["sha256"][:12] in vgg.id
+    t = np.arange(16000 * 4) / 16000
+    low = (0.3 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
+    noise = (0.1 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    vectors = vgg.embed([low, noise])
+    assert vectors.shape == (2, 1280) and np.isfinite(vectors).all()
+    assert np.linalg.norm(vectors[0] - vectors[1]) > 0.1 * np.linalg.norm(vectors[0])

@@ -206,7 +206,7 @@ def pitch_shift(x, semitones) -> np.ndarray:
     ``out[t] = x[c + (t - c) * r]`` with ``r = 2 ** (semitones / 12)`` and
     ``c`` the crop's centre, linearly interpolated; positions beyond the
     crop are reflected back into it (at most ``|r - 1| / 2`` of the crop at
-    each end: 3 % for a semitone).
+    each end: 3 % for a semitone; shifts up to an octave, ``|r - 1| <= 1``).
 
     Parameters
     ----------
@@ -222,13 +222,17 @@ def pitch_shift(x, semitones) -> np.ndarray:
     x = _rows(x)
     n = x.shape[1]
     ratio = 2.0 ** (_per_row(semitones, len(x), "semitones") / 12.0)
+    if np.any(np.abs(ratio - 1.0) > 1.0):
+        raise ValueError("pitch_shift reflects at most one crop length: |semitones| <= 12")
     out = x.copy()
     rows = np.flatnonzero(ratio != 1.0)
     if rows.size == 0 or n < 2:
         return out
-    centre, period = (n - 1) / 2.0, 2.0 * (n - 1)
+    centre = (n - 1) / 2.0
     pos = centre + (np.arange(n) - centre) * ratio[rows, np.newaxis]      # (rows, n) float64
-    pos = np.abs(pos - period * np.round(pos / period))                 # reflect at both ends
+    np.abs(pos, out=pos)                                                 # reflect at 0 ...
+    over = pos > n - 1
+    pos[over] = 2.0 * (n - 1) - pos[over]                                # ... and at n - 1
     left = np.minimum(pos.astype(np.int32), n - 2)
     frac = (pos - left).astype(np.float32)
     left += (np.arange(rows.size, dtype=np.int32) * n)[:, np.newaxis]   # flat indices

@@ -142,7 +142,8 @@ def run_door(door: str, train_list, options: dict) -> None:
         configure_threads(num_threads)
     if lr is not None:
         options["lrs"] = api.divided_by_five(lr)
-    options["teacher"] = list(options.get("teacher") or ()) or None
+    teachers = list(options.get("teacher") or ())     # --teacher repeated: a list of them
+    options["teacher"] = teachers[0] if len(teachers) == 1 else teachers or None
     options = {k: v for k, v in options.items() if v is not None or k == "teacher"}
     try:
         if steps:
