@@ -145,3 +145,26 @@ def test_students_recipe_end_to_end_with_resume(tmp_path):
                config=TINY, resume=True, precision="float32", workers=1, verbose=0,
                batch_size=4, steps_per_epoch=2, valid_fraction=0.25, valid_segments=2,
                augment="all", minutes=30, cache_dir=out / "cache")
+
+
+def test_recipe_halves_and_a_signal_ends_the_whole_run(tmp_path, monkeypatch):
+    """split='halves' deals the files alternately; a student stopped by SIGTERM ends the call."""
+    from mirex.pretrain import api
+    from mirex.pretrain.students import student_lists, train_students
+
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"/a/{i}.wav\n" for i in range(5)), encoding="utf-8")
+    halves = student_lists(listing, tmp_path, ["samplecnn-msd", "samplecnn-mtt"], "halves")
+    assert Path(halves["samplecnn-msd"]).read_text().split() == ["/a/0.wav", "/a/2.wav",
+                                                                  "/a/4.wav"]
+    assert Path(halves["samplecnn-mtt"]).read_text().split() == ["/a/1.wav", "/a/3.wav"]
+    calls = []
+
+    def fake_distil(list_path, teachers, out_dir, **options):
+        calls.append((Path(out_dir).name, [Path(t).name for t in teachers], options["augment"]))
+        return {"status": "paused", "backbone": None, "stopped_by_signal": True}
+
+    monkeypatch.setattr(api, "distil", fake_distil)
+    summary = train_students(listing, tmp_path / "out", models_dir=MODELS)
+    assert calls == [("samplecnn-msd", ["musicnn-msd", "musicnn-vgg-msd"], "all")]
+    assert list(summary["students"]) == ["samplecnn-msd"]

@@ -237,6 +237,7 @@ def train(opts: Options) -> dict:
         result["backbone"] = write_backbone(trainer, prep.run, opts, prep.teachers,
                                             status == "finished", config, labels)
     counts(status)
+    result["stopped_by_signal"] = bool(trainer.stop_requested)
     return summarize(result, trainer, opts)
 
 

@@ -8,7 +8,8 @@ Each MIREX system's student learns from the teachers of one label "culture"
 for each, one after the other, on the same audio list, sharing one cache
 folder (every file is decoded once; each teacher runs once per file), with
 ``resume=True`` so that the same call again continues where an interrupted
-one stopped (a finished student is not trained again). Each student's run
+one stopped (a finished student is not trained again; SIGTERM or Ctrl-C
+checkpoints the student in training and ends the call). Each student's run
 folder is ``OUT/<name>``, its backbone ``OUT/<name>/backbone`` (manifest:
 teachers, their combination, the augmentation, corpus, recipe and the
 equivalent ``mirex distil`` command line); ``OUT/students.json`` records the
@@ -137,4 +138,7 @@ def train_students(train_list: str | os.PathLike, out_dir: str | os.PathLike, *,
             result["installed"] = str(target)
         summary["students"][name] = result
         atomic_write_text(out / "students.json", json.dumps(summary, indent=1, default=str) + "\n")
+        if result.get("stopped_by_signal"):      # SIGTERM / Ctrl-C stops the whole run
+            log.info("stopped by a signal: the next call resumes %s", name)
+            break
     return summary
