@@ -38,7 +38,7 @@ PASS_THROUGH = {"config": str, "batch_size": int, "steps_per_epoch": int, "max_s
                 "max_epochs": int, "max_minutes": float, "max_duration": float, "workers": int,
                 "precision": str, "source": str, "seed": int, "valid_segments": int,
                 "valid_fraction": float, "checkpoint_minutes": float, "hop_frames": int,
-                "lr": float, "verbose": int}
+                "lr": float, "verbose": int, "cache_dir": str}
 
 
 def parse(argv=None) -> tuple[argparse.Namespace, dict]:
