@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench corpus clean help
+.PHONY: install test demo bench corpus students clean help
 
 help:
 	@echo "make install  create .venv and install the package (+ test tools)"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo     install if needed, run the MIREX dry run on a generated task"
 	@echo "make bench    install if needed, print extraction/SVM benchmarks as JSON"
 	@echo "make corpus   download + unpack the unlabelled pre-training corpus (Debian game music) into cache/corpus"
+	@echo "make students distil both students (LPNKK1, LPNKK2) from their teachers into cache/students (GPU; resumable)"
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,13 @@ bench: $(STAMP)
 
 corpus: $(STAMP)
 	$(PY) -m tools.corpus --root cache/corpus
+
+# Both students in one run, resumable (run it again after an interruption); on a GPU
+# machine: KERAS_BACKEND=jax make students. STUDENTS_ARGS adds options (tools/train_students.py -h),
+# e.g. STUDENTS_ARGS="--install models --minutes 20".
+STUDENTS_ARGS ?=
+students: $(STAMP)
+	$(PY) tools/train_students.py --list cache/corpus/train.txt --out cache/students $(STUDENTS_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

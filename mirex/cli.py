@@ -263,7 +263,8 @@ def import_weights(hdf5, folder, name, no_flip, overwrite):
 @click.argument("source", type=click.Path(exists=True))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--which", default="MSD_musicnn", show_default=True,
-              type=click.Choice(["MSD_musicnn", "MTT_musicnn"]), help="Which model to convert.")
+              type=click.Choice(["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"]),
+              help="Which model to convert (the VGG baselines: MSD_vgg, MTT_vgg).")
 def import_musicnn(source, out_dir, which):
     """Convert a musicnn 0.1.0 TF1 checkpoint (wheel, package or checkpoint folder) into OUT_DIR."""
     from pathlib import Path

@@ -1,12 +1,13 @@
 """Named systems: the LPNKK submissions and their peers as sets of feature extractors.
 
-===============  =========================================================
-``LPNKK1``       SampleCNN trained on MSD-style tags (backbone ``samplecnn-msd``)
-``LPNKK2``       SampleCNN from a second label source (backbone ``samplecnn-mtt``)
-``LPNKK3``       both embeddings, concatenated (LPNKK1 first)
-``mfcc-svm``     peer: MFCC + delta statistics (:mod:`mirex.extractors.mfcc`)
-``musicnn-svm``  peer: pooled musicnn MSD features (:mod:`mirex.extractors.musicnn`)
-===============  =========================================================
+===================  =====================================================
+``LPNKK1``           SampleCNN trained on MSD-style tags (backbone ``samplecnn-msd``)
+``LPNKK2``           SampleCNN from a second label source (backbone ``samplecnn-mtt``)
+``LPNKK3``           both embeddings, concatenated (LPNKK1 first)
+``mfcc-svm``         peer: MFCC + delta statistics (:mod:`mirex.extractors.mfcc`)
+``musicnn-svm``      peer: pooled musicnn MSD features (:mod:`mirex.extractors.musicnn`)
+``musicnn-vgg-svm``  peer: pooled features of musicnn's VGG MSD tagger (the same extractor)
+===================  =====================================================
 
 Backbones are looked up by name in a models folder (:class:`mirex.config.Config`
 ``models_dir``). Explicit backbone folders replace the variant's list
@@ -38,6 +39,7 @@ VARIANTS = {
 PEERS = {
     "mfcc-svm": lambda models_dir: [MfccExtractor()],
     "musicnn-svm": lambda models_dir: [MusicnnExtractor(Path(models_dir) / "musicnn-msd")],
+    "musicnn-vgg-svm": lambda models_dir: [MusicnnExtractor(Path(models_dir) / "musicnn-vgg-msd")],
 }
 
 #: Every system name that ``--variant`` accepts.

@@ -1,8 +1,10 @@
-"""Pooled musicnn features (peer ``musicnn-svm``).
+"""Pooled musicnn features (peers ``musicnn-svm`` and ``musicnn-vgg-svm``).
 
 The musicnn MSD model (Pons & Serra; Keras port of the ``musicnn`` 0.1.0
 checkpoints, ``models/musicnn-msd``): per 3-s patch its max- and mean-pooled
-mid-level features, averaged over the clip (1506-d).
+mid-level features, averaged over the clip (1506-d). The same for the VGG
+MSD tagger of the package (``models/musicnn-vgg-msd``): per patch the maximum
+and the mean over time and frequency of each of its five pooled maps (1280-d).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ __all__ = ["MusicnnExtractor"]
 
 
 class MusicnnExtractor:
-    """Clip file -> pooled musicnn features (``[max_pool, mean_pool]``, 1506-d).
+    """Clip file -> pooled musicnn features (``[max_pool, mean_pool]``, 1506-d; VGG 1280-d).
 
     Parameters
     ----------
@@ -28,7 +30,6 @@ class MusicnnExtractor:
     """
 
     version = 1
-    dim = 1506
 
     def __init__(self, folder, max_duration: float = MAX_DURATION):
         from ..backbones import BackboneError
@@ -40,6 +41,8 @@ class MusicnnExtractor:
         self.max_duration = max_duration
         self.manifest = read_manifest(folder, MANIFEST_NAME, FORMAT, BackboneError,
                                       missing=f"not a musicnn backbone folder (no {MANIFEST_NAME})")
+        #: 1506 for musicnn, 1280 for the VGG taggers (``outputs.embedding`` of the manifest)
+        self.dim = int(self.manifest.get("outputs", {}).get("embedding", 1506))
         self._model = None
 
     def __getstate__(self) -> dict:

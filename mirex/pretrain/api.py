@@ -47,7 +47,8 @@ from .schedule import LRS, Schedule, divided_by_five
 from .sources import make_source
 from .strategies import is_chief, make_strategy
 from .student import loss_name
-from .targets import encode_labels, label_units, standardiser, teacher_units
+from .augment import augment_settings
+from .targets import combine_teachers, encode_labels, label_units, standardiser, teacher_units
 from .trainer import Data, Trainer, stop_on_signals
 
 __all__ = ["LRS", "DISTIL_DEFAULTS", "Options", "train", "pretrain", "distil", "command_line"]
@@ -61,18 +62,21 @@ class _Prepared:
 
     cache: AudioCache
     index: KeyIndex
-    teacher: object
-    tcache: object
+    teachers: list
+    tcaches: list
     run: object = None
     fresh: bool = True
 
 
-def _settings(opts: Options, teacher, base: dict) -> dict:
+def _settings(opts: Options, teachers: list, base: dict) -> dict:
     """What defines a run: a later call in the same folder must give the same."""
     distill = opts.distill if opts.mode == "teacher" else None
+    shas = [t.weights_sha256 for t in teachers]
     return {"mode": opts.mode, "distill": distill,
-            "teacher": None if teacher is None else teacher.weights_sha256,
-            "hop_frames": None if teacher is None else int(opts.hop_frames),
+            # one teacher: its checksum (as runs before several teachers); several: the list
+            "teacher": None if not shas else shas[0] if len(shas) == 1 else shas,
+            "hop_frames": None if not teachers else int(opts.hop_frames),
+            "augment": augment_settings(opts.augment),
             "teacher_features": opts.teacher_features if distill == "features" else None,
             "config": base, "batch_size": int(opts.batch_size), "seed": int(opts.seed),
             "lrs": [float(lr) for lr in opts.lrs], "schedule": opts.schedule,
@@ -90,18 +94,16 @@ def _prepare(opts: Options, settings: dict, prep: _Prepared, deadline) -> str | 
     prep.fresh = prep.run is None
     if prep.fresh:
         run = runs.new_run(settings, opts.train_list, opts.valid_list, opts.valid_fraction,
-                           opts.labels, prep.teacher.labels if prep.teacher else None,
+                           opts.labels, prep.teachers[0].labels if prep.teachers else None,
                            prep.cache, prep.index, opts.workers, deadline)
         if run is None:
             return "preparing"
     else:
         run = prep.run
         runs.warn_unlisted(run, opts.train_list, opts.mode)
-    if prep.tcache is not None:
-        failed, complete = prep.tcache.prepare([(r["path"], r["key"])
-                                                for r in run.train + run.valid],
-                                               deadline=deadline, progress=True,
-                                               workers=opts.workers)
+    for tcache in prep.tcaches:
+        failed, complete = tcache.prepare([(r["path"], r["key"]) for r in run.train + run.valid],
+                                          deadline=deadline, progress=True, workers=opts.workers)
         if not complete:
             return "preparing"
         if failed:
@@ -111,17 +113,21 @@ def _prepare(opts: Options, settings: dict, prep: _Prepared, deadline) -> str | 
 
 
 def _teacher_outputs(records, prep: _Prepared, settings: dict) -> list:
+    """Each clip's target rows: its teachers' rows, combined (:func:`combine_teachers`)."""
     from .teacher import feature_targets
 
     features = settings["distill"] == "features"
     fields = ("max_pool", "mean_pool") if features else ("taggram",)
     out = []
     for rec in records:
-        entry = prep.tcache.load(rec["key"], fields)
-        if entry is None:
-            raise ValueError(f"{rec['path']}: no teacher targets in {prep.tcache.folder}")
-        out.append(feature_targets(entry, settings["teacher_features"]) if features
-                   else entry["taggram"])
+        rows = []
+        for tcache in prep.tcaches:
+            entry = tcache.load(rec["key"], fields)
+            if entry is None:
+                raise ValueError(f"{rec['path']}: no teacher targets in {tcache.folder}")
+            rows.append(feature_targets(entry, settings["teacher_features"]) if features
+                        else entry["taggram"])
+        out.append(combine_teachers(rows, settings["distill"]))
     return out
 
 
@@ -157,7 +163,8 @@ def _data(opts: Options, prep: _Prepared, base: dict):
                            settings["valid_segments"], windows=settings["mode"] == "teacher")
     data = Data(kind=kind, loss=loss_name(settings["mode"], settings["distill"]),
                 train=make_source(opts.source, clips[0]), valid=make_source(opts.source, clips[1]),
-                units=units, valid_units=valid_units, valid_plan=plan)
+                units=units, valid_units=valid_units, valid_plan=plan,
+                augment=settings.get("augment"))
     return data, config, labels, distill_dim
 
 
@@ -198,20 +205,21 @@ def train(opts: Options) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
     base = validate_config(resolve_config(opts.config))
     prep = _Prepared(AudioCache(cache_dir, SAMPLE_RATE, opts.max_duration),
-                     KeyIndex(cache_dir / "index.json"), None, None)
+                     KeyIndex(cache_dir / "index.json"), [], [])
     if opts.mode == "teacher":
-        from .teacher import Teacher, TeacherCache
+        from .teacher import TeacherCache, load_teachers
 
-        prep.teacher = Teacher(opts.teacher)
-        prep.tcache = TeacherCache(cache_dir, prep.teacher, opts.hop_frames, opts.max_duration)
+        prep.teachers = load_teachers(opts.teacher, opts.distill)
+        prep.tcaches = [TeacherCache(cache_dir, t, opts.hop_frames, opts.max_duration)
+                        for t in prep.teachers]
     result = {"out_dir": str(out_dir), "backbone": None, "status": None}
 
     def counts(status):
         result.update(status=status, decoded=prep.cache.n_decoded,
-                      teacher_computed=0 if prep.tcache is None else prep.tcache.n_computed)
+                      teacher_computed=sum(t.n_computed for t in prep.tcaches))
         return result
 
-    early = _prepare(opts, _settings(opts, prep.teacher, base), prep, deadline)
+    early = _prepare(opts, _settings(opts, prep.teachers, base), prep, deadline)
     if early is not None:
         return counts(early)
     if prep.fresh and chief:   # the clips are frozen once training starts
@@ -226,9 +234,10 @@ def train(opts: Options) -> dict:
         status = ("finished" if trainer.state["finished"]
                   else trainer.train(deadline, opts.max_epochs, opts.max_steps))
     if chief:
-        result["backbone"] = write_backbone(trainer, prep.run, opts, prep.teacher,
+        result["backbone"] = write_backbone(trainer, prep.run, opts, prep.teachers,
                                             status == "finished", config, labels)
     counts(status)
+    result["stopped_by_signal"] = bool(trainer.stop_requested)
     return summarize(result, trainer, opts)
 
 

@@ -30,8 +30,10 @@ def _target_options(door: str, d: Options) -> list:
         click.option("--out", "out_dir", required=door == "distil",
                      type=click.Path(file_okay=False), help="Run folder (resumed when it holds "
                      "a run); the backbone goes to OUT/backbone."),
-        click.option("--teacher", required=door == "distil", type=click.Path(file_okay=False),
-                     help="musicnn backbone folder, e.g. models/musicnn-msd (teacher mode)."),
+        click.option("--teacher", required=door == "distil", multiple=True,
+                     help="musicnn backbone folder, e.g. models/musicnn-msd (teacher mode); "
+                     "several: repeat the option or separate them by commas (their posteriors "
+                     "are averaged, their features concatenated)."),
         click.option("--distill", type=click.Choice(DISTILL), default=d.distill,
                      show_default=True, help="Teacher mode: regress its tag posteriors or its "
                      "pooled features."),
@@ -71,6 +73,9 @@ def _recipe_options(d: Options) -> list:
                      show_default=True, help="Training-time budget (--schedule budget)."),
         click.option("--steps-per-epoch", type=click.IntRange(min=1), default=d.steps_per_epoch,
                      show_default=True, help="Batches per epoch (default: one pass)."),
+        click.option("--augment", default=None, help="Augment the training crops: 'all', "
+                     "names from gain,eq,mix,pitch,shift separated by commas, or inline JSON "
+                     "{name: {param: value}} (default: off; see mirex.pretrain.augment)."),
         click.option("--seed", type=int, default=d.seed, show_default=True),
         click.option("--precision", default=d.precision, show_default=True,
                      help="Keras dtype policy, e.g. mixed_bfloat16 (default float32)."),
@@ -137,6 +142,8 @@ def run_door(door: str, train_list, options: dict) -> None:
         configure_threads(num_threads)
     if lr is not None:
         options["lrs"] = api.divided_by_five(lr)
+    teachers = list(options.get("teacher") or ())     # --teacher repeated: a list of them
+    options["teacher"] = teachers[0] if len(teachers) == 1 else teachers or None
     options = {k: v for k, v in options.items() if v is not None or k == "teacher"}
     try:
         if steps:

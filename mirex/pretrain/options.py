@@ -9,7 +9,8 @@ from typing import Sequence
 from ..constants import MAX_DURATION, MAX_SEGMENTS
 from .schedule import LRS, POLICIES, divided_by_five
 from .sources import SOURCES
-from .teacher import DEFAULT_HOP_FRAMES, FEATURE_SETS
+from .augment import augment_settings
+from .teacher import DEFAULT_HOP_FRAMES, FEATURE_SETS, teacher_paths
 
 __all__ = ["MODES", "DISTILL", "Options", "DISTIL_DEFAULTS", "check"]
 
@@ -27,7 +28,9 @@ class Options:
         existing run there is resumed), ``mode`` (``'tags'``, ``'genres'``,
         ``'teacher'``), ``labels`` (tags/genres: the output labels in order
         or a file of them; ``None``: every label of the list, sorted),
-        ``teacher`` (a musicnn backbone folder), ``distill``
+        ``teacher`` (a musicnn backbone folder, or several: a sequence or a
+        comma-separated string, combined by
+        :func:`~mirex.pretrain.targets.combine_teachers`), ``distill``
         (``'posteriors'`` or ``'features'``), ``teacher_features`` (features:
         ``'pool'`` = ``[max_pool, mean_pool]`` or ``'max_pool'``),
         ``hop_frames`` (16-ms frames between teacher windows).
@@ -43,7 +46,10 @@ class Options:
         ``batch_size`` (global), ``lrs``, ``schedule`` (``'plateau'`` with
         ``patience`` and ``epochs_per_stage``, or ``'budget'`` over
         ``budget_minutes`` of training), ``steps_per_epoch`` (``None``: one
-        pass), ``seed`` (weights, split, every epoch's crops), ``precision``
+        pass), ``augment`` (waveform augmentation of the training crops:
+        ``None`` (off, the default), names such as ``"gain,eq,mix"``, or
+        ``"all"``; see :mod:`mirex.pretrain.augment`), ``seed`` (weights,
+        split, every epoch's crops and augmentations), ``precision``
         (a Keras dtype policy such as ``'mixed_bfloat16'``; ``None``: float32).
     Data and machines
         ``source`` (``'disk'``: crops streamed from the decoded-audio cache;
@@ -67,7 +73,7 @@ class Options:
     out_dir: str | os.PathLike
     mode: str = "tags"
     labels: str | os.PathLike | Sequence[str] | None = None
-    teacher: str | os.PathLike | None = None
+    teacher: str | os.PathLike | Sequence[str | os.PathLike] | None = None
     distill: str = "posteriors"
     teacher_features: str = "pool"
     hop_frames: int = DEFAULT_HOP_FRAMES
@@ -84,6 +90,7 @@ class Options:
     epochs_per_stage: int | None = None
     budget_minutes: float | None = None
     steps_per_epoch: int | None = None
+    augment: str | Sequence[str] | None = None
     seed: int = 0
     precision: str | None = None
     source: str = "disk"
@@ -114,8 +121,9 @@ def check(opts: Options) -> None:
     for key, allowed in choices.items():
         if getattr(opts, key) not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, got {getattr(opts, key)!r}")
-    if opts.mode == "teacher" and opts.teacher is None:
+    if opts.mode == "teacher" and not teacher_paths(opts.teacher):
         raise ValueError("mode='teacher' needs a teacher (e.g. models/musicnn-msd)")
+    augment_settings(opts.augment)           # raises on an unknown name
     if not 0.0 < opts.valid_fraction < 1.0:
         raise ValueError("valid_fraction must be in (0, 1)")
     if opts.batch_size < 1 or opts.patience < 1 or not opts.lrs or opts.hop_frames < 1:

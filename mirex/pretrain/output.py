@@ -17,8 +17,14 @@ BACKBONE_DIR = "backbone"
 SUMMARY_NAME = "summary.json"
 
 
-def describe(mode: str, distill: str | None, teacher=None, feature_set: str | None = None) -> str:
-    """One line saying what the student was trained to do."""
+def _combination(distill: str | None) -> str:
+    return ("mean of the teachers' posteriors" if distill == "posteriors"
+            else "teachers' features concatenated, then standardised")
+
+
+def describe(mode: str, distill: str | None, teachers=(), feature_set: str | None = None,
+             augment: dict | None = None) -> str:
+    """One line saying what the student was trained to do (``teachers``: a list of them)."""
     if mode == "tags":
         return "multi-label tags (sigmoid, binary cross-entropy)"
     if mode == "genres":
@@ -30,7 +36,12 @@ def describe(mode: str, distill: str | None, teacher=None, feature_set: str | No
         what = (f"{feature_set} features of the 3-s window holding each crop (linear head on "
                 "the multi-level embedding, MSE on standardised targets; the output layer is "
                 "untrained)")
-    return f"distilled from {teacher.name}: {what}"
+    names = " + ".join(t.name for t in teachers)
+    if len(teachers) > 1:
+        what += f"; {_combination(distill)}"
+    if augment:
+        what += "; crops augmented (" + ", ".join(augment) + ")"
+    return f"distilled from {names}: {what}"
 
 
 def _corpus(run, data) -> dict:
@@ -45,7 +56,19 @@ def _corpus(run, data) -> dict:
     return corpus
 
 
-def provenance(run, trainer, opts, teacher, complete: bool) -> dict:
+def _teacher_record(teachers: list, settings: dict) -> dict | None:
+    """``provenance.teacher``: the teacher's info, or for several a combined record."""
+    if not teachers:
+        return None
+    infos = [{**t.info(), "hop_frames": settings["hop_frames"]} for t in teachers]
+    if len(infos) == 1:
+        return infos[0]
+    return {"name": " + ".join(i["name"] for i in infos), "hop_frames": settings["hop_frames"],
+            "combination": _combination(settings.get("distill")), "members": infos,
+            "labels": infos[0]["labels"]}
+
+
+def provenance(run, trainer, opts, teachers, complete: bool) -> dict:
     """What the backbone's manifest records of how it was made."""
     import keras
 
@@ -53,10 +76,11 @@ def provenance(run, trainer, opts, teacher, complete: bool) -> dict:
     mode, distill = settings["mode"], settings.get("distill")
     return {
         "description": "SampleCNN pre-trained by mirex.pretrain: "
-                       + describe(mode, distill, teacher, settings.get("teacher_features")),
+                       + describe(mode, distill, teachers, settings.get("teacher_features"),
+                                  settings.get("augment")),
         "mode": mode, "distill": distill,
-        "teacher": None if teacher is None else {**teacher.info(),
-                                                 "hop_frames": settings["hop_frames"]},
+        "teacher": _teacher_record(teachers, settings),
+        "augment": settings.get("augment"),
         "corpus": _corpus(run, trainer.data), "hours": round(trainer.data.train.hours, 4),
         "epochs": s["epoch"], "steps": s["steps"],
         "segments_seen": s["steps"] * trainer.batch_size,
@@ -78,7 +102,7 @@ def provenance(run, trainer, opts, teacher, complete: bool) -> dict:
     }
 
 
-def write_backbone(trainer, run, opts, teacher, complete: bool, config: dict,
+def write_backbone(trainer, run, opts, teachers, complete: bool, config: dict,
                    labels: list) -> str | None:
     """The best weights of the run as ``OUT/backbone``; ``None`` when no epoch is done yet."""
     from ..backbones import save_backbone
@@ -88,7 +112,7 @@ def write_backbone(trainer, run, opts, teacher, complete: bool, config: dict,
     name = opts.name or Path(opts.out_dir).resolve().name
     folder = Path(opts.out_dir) / BACKBONE_DIR
     save_backbone(folder, trainer.backbone, name, config, labels,
-                  provenance(run, trainer, opts, teacher, complete), trained=True)
+                  provenance(run, trainer, opts, teachers, complete), trained=True)
     return str(folder)
 
 

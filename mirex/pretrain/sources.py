@@ -15,6 +15,10 @@ crops, bit for bit:
 
 A clip shorter than one segment is tiled (repeated) up to one segment, as
 :func:`mirex.audio.segment` does; a start is clamped into the clip.
+
+:func:`training_batch` is what the trainer reads: a batch of crops from a
+source with their target rows, augmented on the fly when the run asks for it
+(:mod:`mirex.pretrain.augment`; validation crops never are).
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE, SEGMENT_SAMPLES
 from .audiocache import CachedClip
+from .augment import augment_batch
 
-__all__ = ["SOURCES", "DiskSource", "MemorySource", "make_source", "read_crop"]
+__all__ = ["SOURCES", "DiskSource", "MemorySource", "make_source", "read_crop", "training_batch"]
 
 SOURCES = ("disk", "memory")
 
@@ -104,3 +109,27 @@ def make_source(kind: str, clips: Sequence[CachedClip]) -> _Source:
     if kind == "memory":
         return MemorySource(clips)
     raise ValueError(f"source must be one of {SOURCES}, got {kind!r}")
+
+
+def training_batch(source: _Source, units, rows: np.ndarray, starts: np.ndarray,
+                   augment: dict | None = None, rng: np.random.Generator | None = None):
+    """The crops of ``rows`` (units) at ``starts`` and their target rows, augmented if asked.
+
+    Parameters
+    ----------
+    source : DiskSource or MemorySource
+    units : mirex.pretrain.targets.Units
+    rows, starts : np.ndarray [shape=(n,), dtype=int64]
+        A slice of a plan (:mod:`mirex.pretrain.plans`).
+    augment : dict or None
+        From :func:`mirex.pretrain.augment.augment_settings`.
+    rng : numpy.random.Generator or None
+        From :func:`mirex.pretrain.augment.batch_rng` (needed with ``augment``).
+
+    Returns
+    -------
+    x : np.ndarray [shape=(n, n_samples, 1), dtype=float32]
+    y : np.ndarray [shape=(n, dim), dtype=float32]
+    """
+    x, y = source.crops(units.clip[rows], starts), units.y[rows]
+    return augment_batch(x, y, augment, rng) if augment else (x, y)

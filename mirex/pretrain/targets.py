@@ -18,6 +18,13 @@ teacher (THE teacher-window definition)
     starts clamped so that the crop stays in the clip). Its row is the
     teacher's output on that window: the 50 tag posteriors, or the pooled
     features standardised over the training windows.
+several teachers (:func:`combine_teachers`)
+    All teachers see the same windows (one front end, one grid). Posteriors:
+    the row is the MEAN of the teachers' posteriors (equal weights; the
+    teachers must share one label list), a soft target still in [0, 1].
+    Features: the teachers' feature vectors are CONCATENATED, in the order
+    given (each dimension is then standardised over the training windows,
+    so no teacher dominates by scale).
 
 List formats (UTF-8, one item a line, read by :mod:`mirex.lists`)
 -----------------------------------------------------------------
@@ -47,7 +54,7 @@ from ..lists import ListError, read_labelled, read_paths
 
 __all__ = ["read_tag_list", "read_genre_list", "read_items", "read_vocabulary",
            "make_vocabulary", "encode_labels", "Units", "label_units", "window_slack",
-           "window_units", "teacher_units", "standardiser"]
+           "window_units", "teacher_units", "combine_teachers", "standardiser"]
 
 #: musicnn's front end: 16-kHz signal, 256-sample frames, 187-frame windows.
 TEACHER_SR, TEACHER_HOP, TEACHER_FRAMES = 16000, 256, 187
@@ -236,6 +243,38 @@ def teacher_units(lengths: Sequence[int], outputs: Sequence[np.ndarray], hop_fra
     y = np.concatenate([np.asarray(rows, np.float32) for rows in outputs])
     return Units(clip=np.concatenate(clips), start=np.concatenate(starts),
                  room=np.concatenate(rooms), weight=np.ones(y.shape[0], np.int64), y=y)
+
+
+def combine_teachers(rows: Sequence[np.ndarray], distill: str = "posteriors") -> np.ndarray:
+    """One clip's target rows from several teachers' rows (module docstring: the rule).
+
+    Parameters
+    ----------
+    rows : sequence of np.ndarray [shape=(n_windows, dim_t)]
+        Each teacher's rows for the clip's windows, teachers in the run's order.
+    distill : {'posteriors', 'features'}
+        ``'posteriors'``: the mean over teachers (all ``dim_t`` equal);
+        ``'features'``: the concatenation along the last axis.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n_windows, dim), dtype=float32]
+        ``dim = dim_t`` (posteriors) or ``sum(dim_t)`` (features). One
+        teacher's rows come back unchanged (as float32).
+    """
+    rows = [np.asarray(r, np.float32) for r in rows]
+    if not rows:
+        raise ValueError("combine_teachers needs the rows of at least one teacher")
+    if len({r.shape[0] for r in rows}) != 1:
+        raise ValueError(f"teachers disagree on the number of windows: {[r.shape for r in rows]}")
+    if len(rows) == 1:
+        return rows[0]
+    if distill == "posteriors":
+        if len({r.shape[1] for r in rows}) != 1:
+            raise ValueError(f"posteriors of different sizes cannot be averaged: "
+                             f"{[r.shape for r in rows]}")
+        return np.mean(np.stack(rows), axis=0, dtype=np.float64).astype(np.float32)
+    return np.concatenate(rows, axis=1)
 
 
 def standardiser(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

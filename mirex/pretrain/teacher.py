@@ -1,9 +1,14 @@
-"""The distillation teacher: musicnn outputs on 3-s windows, computed once per file.
+"""The distillation teachers: musicnn outputs on 3-s windows, computed once per file.
 
-The teacher is the Keras port of musicnn (:mod:`mirex.backbones.musicnn`), a
-folder such as ``models/musicnn-msd`` or ``models/musicnn-mtt``. Its outputs
-are computed ONCE per audio file and cached; which student crops a window's
-outputs are the target of is :mod:`mirex.pretrain.targets`' window definition.
+A teacher is a Keras port of musicnn 0.1.0 (:mod:`mirex.backbones.musicnn`):
+a musicnn folder such as ``models/musicnn-msd`` or ``models/musicnn-mtt``, or
+a VGG one, ``models/musicnn-vgg-msd`` / ``-mtt`` (same front end, windows and
+output keys; 640-d pools). A run may have several teachers
+(:func:`teacher_paths`); each one's outputs are computed ONCE per audio file
+and cached in its own folder; how the teachers' rows become one target row is
+:func:`mirex.pretrain.targets.combine_teachers`, which student crops a
+window's outputs are the target of is :mod:`mirex.pretrain.targets`' window
+definition.
 
 Conventions
 -----------
@@ -15,8 +20,8 @@ Conventions
   A file shorter than one window gets one (tiled) window, as
   :func:`mirex.backbones.musicnn.make_patches` does.
 - Per window: ``taggram`` ``(50,)`` sigmoid tag posteriors (float32);
-  ``max_pool`` and ``mean_pool`` ``(753,)`` pooled mid-end features (stored
-  as float16).
+  ``max_pool`` and ``mean_pool`` ``(753,)`` pooled mid-end features (VGG:
+  ``(640,)``, the five pooled maps' maxima / means; stored as float16).
 - Inference runs on any Keras backend: musicnn's traced runner on
   TensorFlow, the feature model's ``predict_on_batch`` elsewhere (JAX), in
   batches padded to one shape so that it compiles once.
@@ -25,11 +30,16 @@ Cache layout (under the pre-training ``cache_dir``)::
 
     teacher-<name>-<weights sha256[:12]>-hop<frames>-<max_duration>/<kk>/<sha256>.npz
         centres (n_windows,) float64 s; taggram (n_windows, 50) float32;
-        max_pool, mean_pool (n_windows, 753) float16
+        max_pool, mean_pool (n_windows, 753 or 640) float16
 
 keyed by the audio file's content sha256, under a folder named by the
 teacher's weights checksum and the window grid, so changed weights or grid
-never hit old entries. Entries are written atomically.
+never hit old entries. Entries are written atomically. A combination of
+teachers reads each teacher's own folder: a teacher's window outputs do not
+depend on the others, so ``musicnn-msd``'s entries serve a run with it
+alone and one with ``musicnn-msd + musicnn-vgg-msd``; what keys the
+combination is the run (``run.json`` records every teacher's weights
+checksum, in order, and a resume with other teachers is refused).
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ from ..constants import MAX_DURATION
 from ..fileio import atomic_write_bytes
 
 __all__ = ["DEFAULT_HOP_FRAMES", "FEATURE_SETS", "hop_frames", "window_centres", "Teacher",
-           "TeacherCache", "feature_targets"]
+           "TeacherCache", "feature_targets", "teacher_paths", "load_teachers"]
 
 log = logging.getLogger("mirex.pretrain")
 
@@ -87,13 +97,63 @@ def window_centres(n_windows: int, hop: int, n_frames: int | None = None) -> np.
     return frames * m.HOP_LENGTH / m.SAMPLE_RATE
 
 
+def teacher_paths(teacher) -> list[str]:
+    """The teacher folders of an option value, in order.
+
+    Parameters
+    ----------
+    teacher : None, str, path-like or sequence of them
+        One folder, several separated by commas (``"models/musicnn-msd,
+        models/musicnn-vgg-msd"``), or a sequence of such (a repeated
+        command-line option). A folder name cannot hold a comma.
+
+    Returns
+    -------
+    paths : list of str
+        Empty for ``None``; duplicates are an error.
+    """
+    if teacher is None:
+        return []
+    items = [teacher] if isinstance(teacher, (str, os.PathLike)) else list(teacher)
+    paths = [part.strip() for item in items for part in os.fspath(item).split(",")
+             if part.strip()]
+    resolved = [str(Path(p).resolve()) for p in paths]
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"a teacher is given twice: {paths}")
+    return paths
+
+
+def load_teachers(teacher, distill: str = "posteriors") -> list["Teacher"]:
+    """The :class:`Teacher` of each folder of ``teacher`` (see :func:`teacher_paths`).
+
+    Raises
+    ------
+    ValueError
+        With no folder, or when ``distill='posteriors'`` and the teachers
+        do not share one label list (their posteriors are averaged, which
+        needs the same tags in the same order: combine ``musicnn-msd`` with
+        ``musicnn-vgg-msd``, not with an MTT model).
+    """
+    teachers = [Teacher(path) for path in teacher_paths(teacher)]
+    if not teachers:
+        raise ValueError("mode='teacher' needs a teacher (e.g. models/musicnn-msd)")
+    if distill == "posteriors":
+        for other in teachers[1:]:
+            if other.labels != teachers[0].labels:
+                raise ValueError(f"teachers {teachers[0].name} and {other.name} have different "
+                                 "labels: posteriors can only be combined over one label set "
+                                 "(MSD with MSD, MTT with MTT)")
+    return teachers
+
+
 class Teacher:
     """A musicnn backbone folder, ready to compute windowed targets.
 
     Parameters
     ----------
     path : str or path-like
-        A ``musicnn-backbone/1`` folder (``models/musicnn-msd``, ...).
+        A ``musicnn-backbone/1`` folder (``models/musicnn-msd``,
+        ``models/musicnn-vgg-msd``, ...).
     batch_patches : int
         Windows per inference batch (memory bound: some 30 MB each).
 
@@ -106,24 +166,33 @@ class Teacher:
     """
 
     def __init__(self, path: str | os.PathLike, batch_patches: int = 16):
-        import keras
-
         self.path = Path(path).resolve()
-        model, self.manifest = m.load_musicnn(self.path)
+        self.manifest = m.read_musicnn_manifest(self.path)
         self.name = self.manifest["name"]
         self.labels = list(self.manifest["labels"])
         self.weights_sha256 = self.manifest["weights"]["sha256"]
-        self.n_frames = int(model.input_shape[1] or m.PATCH_FRAMES)
+        self.n_frames = m.PATCH_FRAMES
         self.batch_patches = int(batch_patches)
-        if keras.backend.backend() == "tensorflow":
-            self._run = patch_runner(model)
-        else:
-            self._run = m.feature_model(model).predict_on_batch
+        self._runner, self._pad = None, False
+
+    def _network(self):
+        """The inference function, built (weights checked) on the first call only, so a run
+        whose targets are all cached never builds the network."""
+        if self._runner is None:
+            import keras
+
+            model, _ = m.load_musicnn(self.path)
+            if keras.backend.backend() == "tensorflow":
+                self._runner, self._pad = patch_runner(model), False   # any batch size
+            else:   # one compiled shape: batches padded to batch_patches
+                self._runner, self._pad = m.feature_model(model).predict_on_batch, True
+        return self._runner
 
     def info(self) -> dict:
         """What the provenance records of the teacher."""
         return {"name": self.name, "path": str(self.path), "weights_sha256": self.weights_sha256,
-                "architecture": "musicnn", "labels": len(self.labels),
+                "architecture": self.manifest.get("architecture", "musicnn"),
+                "labels": len(self.labels),
                 "source": self.manifest.get("provenance", {}).get("source")}
 
     def patches(self, y16: np.ndarray, hop: int) -> np.ndarray:
@@ -142,14 +211,16 @@ class Teacher:
         -------
         out : dict
             ``taggram`` ``(n_windows, 50)`` float32, ``max_pool`` and
-            ``mean_pool`` ``(n_windows, 753)`` float16.
+            ``mean_pool`` ``(n_windows, 753)`` (VGG: 640) float16.
         """
         n, size = len(patches), self.batch_patches
-        parts = []
+        run, parts = self._network(), []
         for first in range(0, n, size):
-            batch = np.zeros((size,) + patches.shape[1:], np.float32)
-            batch[: min(size, n - first)] = patches[first : first + size]
-            parts.append(self._run(batch))
+            batch = np.asarray(patches[first : first + size], np.float32)
+            if self._pad and len(batch) < size:
+                batch = np.concatenate([batch, np.zeros((size - len(batch),) + batch.shape[1:],
+                                                        np.float32)])
+            parts.append(run(batch))
         out = {"taggram": np.concatenate([np.asarray(p["taggram"]) for p in parts])[:n]}
         for key in ("max_pool", "mean_pool"):
             out[key] = np.concatenate([np.asarray(p[key]) for p in parts])[:n].astype(np.float16)
@@ -274,7 +345,8 @@ class TeacherCache:
 
 
 def feature_targets(entry: dict, feature_set: str = "pool") -> np.ndarray:
-    """The regression target of each window: ``(n_windows, 1506)`` or ``(n_windows, 753)``.
+    """The regression target of each window: ``(n_windows, 1506)`` or ``(n_windows, 753)``
+    (VGG teachers: 1280 or 640).
 
     ``'pool'`` is ``[max_pool, mean_pool]`` (musicnn's 1506-d embedding),
     ``'max_pool'`` the 753-d maximum alone. float16, as cached.

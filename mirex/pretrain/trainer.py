@@ -26,8 +26,10 @@ import numpy as np
 from ..backbones.samplecnn import dtype_policy
 from . import checkpoints as C
 from .metrics import validation_metrics
+from .augment import batch_rng
 from .plans import epoch_plan, n_epoch_segments
 from .schedule import Schedule
+from .sources import training_batch
 from .student import build_student
 
 __all__ = ["MOMENTUM", "Data", "Trainer", "stop_on_signals", "make_optimizer"]
@@ -44,7 +46,9 @@ class Data:
     ``kind``: ``'tags'``, ``'genres'``, ``'posteriors'`` or ``'features'``;
     ``loss``: a Keras loss name; ``train``/``valid``: sources; ``units``/
     ``valid_units``: their targets (:class:`mirex.pretrain.targets.Units`);
-    ``valid_plan``: the fixed validation crops ``(rows, starts)``.
+    ``valid_plan``: the fixed validation crops ``(rows, starts)``;
+    ``augment``: the training crops' augmentation (:func:`mirex.pretrain.augment.augment_settings`)
+    or ``None``.
     """
 
     kind: str
@@ -54,6 +58,7 @@ class Data:
     units: object
     valid_units: object
     valid_plan: tuple
+    augment: dict | None = None
 
 
 def make_optimizer(lr: float):
@@ -64,8 +69,13 @@ def make_optimizer(lr: float):
 
 
 def _batches(source, units, plan, batch_size: int, first_step: int, workers: int,
-             with_targets: bool = True):
-    """A PyDataset of the batches of ``plan`` from batch ``first_step`` on (a last part padded)."""
+             with_targets: bool = True, augment: dict | None = None, seed: int = 0,
+             epoch: int = 0):
+    """A PyDataset of the batches of ``plan`` from batch ``first_step`` on (a last part padded).
+
+    With ``augment``, batch ``k`` of the epoch is augmented with
+    :func:`~mirex.pretrain.augment.batch_rng` ``(seed, epoch, k)``.
+    """
     import keras
 
     rows_all, starts_all = plan
@@ -84,8 +94,10 @@ def _batches(source, units, plan, batch_size: int, first_step: int, workers: int
             if rows.size < batch_size:     # validation only: pad to one shape
                 rows = np.resize(rows, batch_size)
                 starts = np.resize(starts, batch_size)
-            x = source.crops(units.clip[rows], starts)
-            return (x, units.y[rows]) if with_targets else x
+            if not with_targets:
+                return source.crops(units.clip[rows], starts)
+            rng = None if augment is None else batch_rng(seed, epoch, first_step + i)
+            return training_batch(source, units, rows, starts, augment, rng)
 
     return Batches()
 
@@ -236,8 +248,10 @@ class Trainer:
             due = None if self.checkpoint_seconds is None else last_save + self.checkpoint_seconds
             watch = _watch(self, deadline, due)
             t0 = time.monotonic()
-            self.model.fit(_batches(self.data.train, self.data.units, plan, self.batch_size,
-                                    s["step"], self.workers), epochs=1, callbacks=[watch],
+            batches = _batches(self.data.train, self.data.units, plan, self.batch_size,
+                               s["step"], self.workers, augment=self.data.augment,
+                               seed=self.seed, epoch=s["epoch"])
+            self.model.fit(batches, epochs=1, callbacks=[watch],
                            shuffle=False, verbose=1 if self.verbose == 1 and self.chief else 0)
             train_seconds += time.monotonic() - t0
             steps_here += watch.done

@@ -1,14 +1,17 @@
 """musicnn (Pons & Serra, 2019) in Keras 3, loading the original TF1 checkpoints.
 
-A port of the ``MSD_musicnn`` and ``MTT_musicnn`` auto-tagging models of the
+A port of the ``MSD_musicnn`` and ``MTT_musicnn`` auto-tagging models (and of
+the VGG baselines ``MSD_vgg`` and ``MTT_vgg``, :mod:`.vgg`: same front end and
+patches, same output keys, 640-d pools and a 1280-d embedding) of the
 PyPI package ``musicnn`` 0.1.0 (ISC licence, (c) Music Technology Group,
 Universitat Pompeu Fabra 2019, code by Jordi Pons): the same log-mel front end
 (without librosa), the same network as a Keras functional model with named
 layers, a loader that maps the package's TF1 checkpoint variables onto those
 layers, and a converter that writes a backbone folder.
 
-Modules: :mod:`.frontend` (log-mel, patches; NumPy), :mod:`.network` (the
-Keras model, :func:`patch_runner` and :func:`musicnn_embed`), :mod:`.folder`
+Modules: :mod:`.frontend` (log-mel, patches; NumPy), :mod:`.vgg` (the VGG
+taggers), :mod:`.network` (the Keras model, :func:`patch_runner` and
+:func:`musicnn_embed`), :mod:`.folder`
 (folder format and :func:`load_musicnn`), :mod:`.convert` (TF1 checkpoint ->
 backbone folder; command line ``mirex import-musicnn``).
 
@@ -59,20 +62,23 @@ from __future__ import annotations
 
 from ...constants import MTT_LABELS
 from .convert import convert_musicnn, load_musicnn_checkpoint
-from .folder import (FORMAT, MANIFEST_NAME, MODELS, MSD_LABELS, SOURCE_PACKAGE, WEIGHTS_NAME,
-                     load_musicnn)
+from .folder import (ARCHITECTURES, FORMAT, MANIFEST_NAME, MODELS, MSD_LABELS, SOURCE_PACKAGE,
+                     WEIGHTS_NAME, load_musicnn, read_musicnn_manifest)
 from .frontend import (HOP_LENGTH, N_FFT, N_MELS, PATCH_FRAMES, SAMPLE_RATE, log_compress, logmel,
                        make_patches, mel_filterbank, melspectrogram, patch_frames,
                        power_spectrogram)
 from .network import (BATCH_PATCHES, DEFAULT_CONFIG, build_musicnn, feature_model, musicnn_embed,
                       patch_runner)
+from .vgg import VGG_CONFIG, VGG_POOLS, build_musicnn_vgg, is_vgg, vgg_config, vgg_feature_model
 
 __all__ = [
     "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "PATCH_FRAMES", "BATCH_PATCHES", "FORMAT",
     "MANIFEST_NAME", "WEIGHTS_NAME", "SOURCE_PACKAGE",
-    "MSD_LABELS", "MTT_LABELS", "MODELS", "DEFAULT_CONFIG",
+    "MSD_LABELS", "MTT_LABELS", "MODELS", "ARCHITECTURES", "DEFAULT_CONFIG", "VGG_CONFIG",
+    "VGG_POOLS", "vgg_config",
     "mel_filterbank", "power_spectrogram", "melspectrogram", "log_compress", "logmel",
     "patch_frames", "make_patches",
-    "build_musicnn", "feature_model", "patch_runner", "load_musicnn_checkpoint",
-    "convert_musicnn", "load_musicnn", "musicnn_embed",
+    "build_musicnn", "build_musicnn_vgg", "is_vgg", "vgg_feature_model", "feature_model",
+    "patch_runner", "load_musicnn_checkpoint",
+    "convert_musicnn", "load_musicnn", "read_musicnn_manifest", "musicnn_embed",
 ]

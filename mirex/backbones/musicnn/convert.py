@@ -1,6 +1,10 @@
 """musicnn 0.1.0 TF1 checkpoints -> Keras weights -> a backbone folder.
 
-The TF1 graph names its variables by creation order (``conv2d``,
+Four checkpoints of the wheel are converted: ``MSD_musicnn`` and
+``MTT_musicnn`` (the table below), and the VGG baselines ``MSD_vgg`` and
+``MTT_vgg`` (their table is in :mod:`.vgg`; kernels copied as they are).
+
+The musicnn TF1 graph names its variables by creation order (``conv2d``,
 ``conv2d_1``, ...; ``batch_normalization``, ``_1``, ...):
 
 ==========================  =====================  ===========================
@@ -50,7 +54,9 @@ import numpy as np
 from ...fileio import atomic_save_weights, atomic_write_text, sha256_file
 from .folder import FORMAT, MANIFEST_NAME, MODELS, SOURCE_PACKAGE, WEIGHTS_NAME
 from .frontend import HOP_LENGTH, N_FFT, N_MELS, PATCH_FRAMES, SAMPLE_RATE
-from .network import DEFAULT_CONFIG, build_musicnn
+from .folder import ARCHITECTURES
+from .network import DEFAULT_CONFIG
+from .vgg import N_BLOCKS, VGG_CONFIG, is_vgg, vgg_checkpoint_plan, vgg_config
 
 __all__ = ["load_musicnn_checkpoint", "convert_musicnn"]
 
@@ -159,7 +165,8 @@ def load_musicnn_checkpoint(model, checkpoint_prefix: str | os.PathLike) -> dict
     Parameters
     ----------
     model : keras.Model
-        From :func:`build_musicnn` with the checkpoint's sizes.
+        From :func:`build_musicnn` (or :func:`~.vgg.build_musicnn_vgg` for a
+        VGG checkpoint) with the checkpoint's sizes.
     checkpoint_prefix : str or path-like
         The checkpoint prefix: the model folder followed by ``/``, e.g.
         ``.../musicnn/MSD_musicnn/`` (its files are ``.index`` and
@@ -177,8 +184,12 @@ def load_musicnn_checkpoint(model, checkpoint_prefix: str | os.PathLike) -> dict
         a checkpoint variable is left over.
     """
     copy = _CheckpointCopy(checkpoint_prefix)
-    perm = _pool_permutation(model.get_layer("max_pool").output.shape[-1])
-    for scope, layer_name in _checkpoint_plan(model):
+    if is_vgg(model):
+        plan, perm = vgg_checkpoint_plan(), None
+    else:
+        plan = _checkpoint_plan(model)
+        perm = _pool_permutation(model.get_layer("max_pool").output.shape[-1])
+    for scope, layer_name in plan:
         layer = model.get_layer(layer_name)
         if scope.startswith("batch_normalization"):
             _copy_batch_norm(copy, layer, scope, perm)
@@ -207,11 +218,19 @@ def _find_checkpoint(source: Path, which: str, workdir: Path) -> Path:
 def _manifest(which: str, weights_sha: str, data_sha: str, command: str | None) -> dict:
     """The ``musicnn-backbone/1`` manifest of a converted ``which`` model."""
     facts = MODELS[which]
+    vgg = facts["architecture"] == "musicnn-vgg"
+    if vgg:
+        width = N_BLOCKS * VGG_CONFIG["n_filters"]
+        outputs = {"taggram": len(facts["labels"]), "max_pool": width, "mean_pool": width,
+                   "penultimate": 2 * VGG_CONFIG["n_filters"], "embedding": 2 * width}
+    else:
+        outputs = {"taggram": len(facts["labels"]), "max_pool": 753, "mean_pool": 753,
+                   "penultimate": DEFAULT_CONFIG["n_units_backend"], "embedding": 1506}
     return {
         "format": FORMAT,
         "name": facts["name"],
-        "architecture": "musicnn",
-        "config": dict(DEFAULT_CONFIG),
+        "architecture": facts["architecture"],
+        "config": vgg_config(which) if vgg else dict(DEFAULT_CONFIG),
         "sample_rate": SAMPLE_RATE,
         "frontend": {
             "n_fft": N_FFT, "hop_length": HOP_LENGTH, "window": "hann (periodic)",
@@ -221,8 +240,7 @@ def _manifest(which: str, weights_sha: str, data_sha: str, command: str | None) 
             "patch_frames": PATCH_FRAMES, "patch_hop_frames": PATCH_FRAMES,
         },
         "labels": list(facts["labels"]),
-        "outputs": {"taggram": len(facts["labels"]), "max_pool": 753, "mean_pool": 753,
-                    "penultimate": DEFAULT_CONFIG["n_units_backend"], "embedding": 1506},
+        "outputs": outputs,
         "trained": True,
         "weights": {"file": WEIGHTS_NAME, "sha256": weights_sha},
         "provenance": {
@@ -254,7 +272,7 @@ def convert_musicnn(package_dir_or_ckpt: str | os.PathLike, out_dir: str | os.Pa
     out_dir : str or path-like
         Backbone folder to write (created): ``model.weights.h5`` (Keras 3)
         and ``manifest.json``.
-    which : {'MSD_musicnn', 'MTT_musicnn'}
+    which : {'MSD_musicnn', 'MTT_musicnn', 'MSD_vgg', 'MTT_vgg'}
         Which model.
     command : str or None
         Command line recorded in the provenance (default: this process's).
@@ -269,7 +287,10 @@ def convert_musicnn(package_dir_or_ckpt: str | os.PathLike, out_dir: str | os.Pa
     out = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="musicnn-") as tmp:
         ckpt = _find_checkpoint(Path(package_dir_or_ckpt), which, Path(tmp))
-        model = build_musicnn(**DEFAULT_CONFIG, name=MODELS[which]["name"].replace("-", "_"))
+        facts = MODELS[which]
+        config = vgg_config(which) if facts["architecture"] == "musicnn-vgg" else DEFAULT_CONFIG
+        model = ARCHITECTURES[facts["architecture"]](**config,
+                                                     name=facts["name"].replace("-", "_"))
         load_musicnn_checkpoint(model, ckpt)
         data_sha = sha256_file(ckpt / ".data-00000-of-00001")
     out.mkdir(parents=True, exist_ok=True)

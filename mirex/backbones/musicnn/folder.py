@@ -11,9 +11,10 @@ import os
 from ...constants import MSD_TAGS, MTT_LABELS
 from ...fileio import checked_file, read_manifest
 from .network import build_musicnn
+from .vgg import build_musicnn_vgg
 
 __all__ = ["FORMAT", "MANIFEST_NAME", "WEIGHTS_NAME", "MSD_LABELS", "MODELS", "SOURCE_PACKAGE",
-           "load_musicnn"]
+           "ARCHITECTURES", "read_musicnn_manifest", "load_musicnn"]
 
 FORMAT = "musicnn-backbone/1"
 MANIFEST_NAME = "manifest.json"
@@ -22,15 +23,43 @@ WEIGHTS_NAME = "model.weights.h5"
 #: Last.fm top-50 tags of the MSD models, in output order.
 MSD_LABELS = tuple(MSD_TAGS)
 
+_MSD_DATA = "Million Song Dataset audio, Last.fm top-50 tags"
+_MTT_DATA = "MagnaTagATune, top-50 tags"
+
 #: The checkpoints converted: folder in the package -> facts.
 MODELS = {
-    "MSD_musicnn": {"name": "musicnn-msd", "labels": MSD_LABELS,
-                    "data": "Million Song Dataset audio, Last.fm top-50 tags"},
-    "MTT_musicnn": {"name": "musicnn-mtt", "labels": MTT_LABELS,
-                    "data": "MagnaTagATune, top-50 tags"},
+    "MSD_musicnn": {"name": "musicnn-msd", "labels": MSD_LABELS, "data": _MSD_DATA,
+                    "architecture": "musicnn"},
+    "MTT_musicnn": {"name": "musicnn-mtt", "labels": MTT_LABELS, "data": _MTT_DATA,
+                    "architecture": "musicnn"},
+    "MSD_vgg": {"name": "musicnn-vgg-msd", "labels": MSD_LABELS, "data": _MSD_DATA,
+                "architecture": "musicnn-vgg"},
+    "MTT_vgg": {"name": "musicnn-vgg-mtt", "labels": MTT_LABELS, "data": _MTT_DATA,
+                "architecture": "musicnn-vgg"},
 }
 
+#: Manifest ``architecture`` -> network builder (keyword arguments: the manifest's config).
+ARCHITECTURES = {"musicnn": build_musicnn, "musicnn-vgg": build_musicnn_vgg}
+
 SOURCE_PACKAGE = "musicnn==0.1.0"
+
+
+def read_musicnn_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of a musicnn backbone folder (musicnn or VGG), without building the network.
+
+    Raises
+    ------
+    mirex.backbones.BackboneError
+        If the folder has no manifest or it is not a musicnn one.
+    """
+    from .. import BackboneError
+
+    manifest = read_manifest(path, MANIFEST_NAME, FORMAT, BackboneError,
+                             missing=f"not a backbone folder (no {MANIFEST_NAME})")
+    if manifest.get("architecture") not in ARCHITECTURES:
+        raise BackboneError(f"{os.path.join(path, MANIFEST_NAME)}: not a {FORMAT} musicnn manifest "
+                            f"(architecture must be one of {sorted(ARCHITECTURES)})")
+    return manifest
 
 
 def load_musicnn(path: str | os.PathLike, verify: bool = True):
@@ -46,7 +75,8 @@ def load_musicnn(path: str | os.PathLike, verify: bool = True):
     Returns
     -------
     model : keras.Model
-        As :func:`build_musicnn`, weights loaded.
+        As :func:`build_musicnn` (architecture ``"musicnn"``) or
+        :func:`~.vgg.build_musicnn_vgg` (``"musicnn-vgg"``), weights loaded.
     manifest : dict
         The parsed manifest.
 
@@ -58,12 +88,10 @@ def load_musicnn(path: str | os.PathLike, verify: bool = True):
     """
     from .. import BackboneError
 
-    manifest = read_manifest(path, MANIFEST_NAME, FORMAT, BackboneError,
-                             missing=f"not a backbone folder (no {MANIFEST_NAME})")
-    if manifest.get("architecture") != "musicnn":
-        raise BackboneError(f"{os.path.join(path, MANIFEST_NAME)}: not a {FORMAT} musicnn manifest")
+    manifest = read_musicnn_manifest(path)
+    build = ARCHITECTURES[manifest["architecture"]]
     weights = checked_file(path, manifest.get("weights"), BackboneError, verify=verify,
                            what="weights file")
-    model = build_musicnn(**manifest["config"], name=manifest["name"].replace("-", "_"))
+    model = build(**manifest["config"], name=manifest["name"].replace("-", "_"))
     model.load_weights(weights)
     return model, manifest

@@ -175,16 +175,22 @@ def feature_model(model):
     Parameters
     ----------
     model : keras.Model
-        A model from :func:`build_musicnn`.
+        A model from :func:`build_musicnn`, or from
+        :func:`~.vgg.build_musicnn_vgg` (then :func:`~.vgg.vgg_feature_model`).
 
     Returns
     -------
     keras.Model
         Input as ``model``; outputs a dict: ``taggram`` ``(batch, n_outputs)``,
-        ``max_pool`` and ``mean_pool`` ``(batch, 753)``, ``penultimate``
-        ``(batch, 200)``.
+        ``max_pool`` and ``mean_pool`` ``(batch, 753)`` (VGG: 640),
+        ``penultimate`` ``(batch, 200)`` (VGG: 256).
     """
     import keras
+
+    from .vgg import is_vgg, vgg_feature_model
+
+    if is_vgg(model):
+        return vgg_feature_model(model)
 
     outputs = {
         "taggram": model.get_layer("taggram").output,
