@@ -100,6 +100,8 @@ def build_rendered(root: str | Path, rendered_hours: float = 30.0, min_total_hou
 def _recorded(root: Path, manifest: dict, jobs: list[RenderJob]) -> dict[str, dict]:
     """Records of planned jobs whose file is present and whole; other rendered files are deleted."""
     keys = {j.key for j in jobs}
+    for part in root.glob("train/rendered-*/*/.part-*"):     # half-written by an interrupted run
+        part.unlink()
     done: dict[str, dict] = {}
     for name, entry in manifest["packages"].items():
         if entry.get("kind") != "rendered":

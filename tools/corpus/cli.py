@@ -75,6 +75,12 @@ def corpus_command(ctx, root, packages, heldout, extra, min_seconds, workdir, ke
                             keep_debs=keep_debs, prune=prune, fetch=fetch_package,
                             command=command)
     if not no_render:
+        try:
+            import mido, tinysoundfont  # noqa: F401,E401
+        except ImportError as exc:
+            raise click.ClickException(
+                f"rendering needs the corpus extra ({exc}): pip install -e '.[corpus]' && "
+                "pip install --no-deps tinysoundfont (or make corpus); --no-render skips it")
         from .build_rendered import build_rendered
         manifest = build_rendered(manifest["root"], rendered_hours, min_total_hours, render_seed,
                                   fetch=fetch_package)

@@ -9,6 +9,7 @@ score): the manifest says ``generator: chorale``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -38,7 +39,12 @@ def voicings(pcs: np.ndarray, bass_pc: int) -> np.ndarray:
     Voices stay in :data:`RANGES`, in order, within an octave of their upper
     neighbour (bass: a twelfth), and the three pitch classes all sound.
     """
-    opts = [[p for p in range(lo, hi + 1) if p % 12 in set(pcs.tolist())] for lo, hi in RANGES]
+    return _voicings(tuple(int(p) for p in pcs), int(bass_pc)).copy()
+
+
+@functools.lru_cache(maxsize=512)
+def _voicings(pcs: tuple, bass_pc: int) -> np.ndarray:
+    opts = [[p for p in range(lo, hi + 1) if p % 12 in set(pcs)] for lo, hi in RANGES]
     opts[3] = [p for p in opts[3] if p % 12 == bass_pc]
     grid = np.array(list(itertools.product(*opts)))
     s, a, t, b = grid.T
