@@ -76,7 +76,8 @@ def corpus_command(ctx, root, packages, heldout, extra, min_seconds, workdir, ke
                             command=command)
     if not no_render:
         try:
-            import mido, tinysoundfont  # noqa: F401,E401
+            import mido  # noqa: F401
+            import tinysoundfont  # noqa: F401
         except ImportError as exc:
             raise click.ClickException(
                 f"rendering needs the corpus extra ({exc}): pip install -e '.[corpus]' && "

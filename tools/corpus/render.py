@@ -54,7 +54,7 @@ def job_midi(job: RenderJob, toolbox: Toolbox, workdir: Path):
         return to_midi(piece), 1, {"generator": job.source, **piece.meta,
                                    "licence": _LICENCE_GENERATED}
     if job.kind == "mma":
-        domain = next(d for d, gs in GROOVES.items() if any(g == job.source for g, *_ in gs))
+        domain = job.domain
         lo, hi = next((a, b) for g, a, b in GROOVES[domain] if g == job.source)
         bpm = float(rng.uniform(lo, hi))
         key_pc = int(rng.integers(12))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..notes import Part, Piece, make_notes
-from ..scales import degrees_to_pitches
+from ..scales import SCALES
 from .common import concat, shift
-from .harmony import chord_scale, progression, triad_pcs
+from .harmony import progression, triad_pcs
 
 __all__ = ["ENSEMBLES", "compose"]
 
@@ -54,7 +54,7 @@ def _bar_melody(rng, t0, cell, chord_pcs, mode, tonic, prev, lo, hi):
 
 
 def _steps(mode):
-    from ..scales import SCALES
+    """Scale steps of the melody: major, or harmonic minor (a leading tone in minor)."""
     return SCALES[mode if mode == "major" else "harmonic_minor"]
 
 
