@@ -6,6 +6,7 @@ sine) is written here, and a fake toolbox stands in for MMA and abc2midi.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import struct
@@ -348,6 +349,13 @@ def test_build_rendered_is_recorded_idempotent_and_resumable(soundfont, tmp_path
     assert m3["rendered"]["last_run"]["rendered"] == 1 and lost.is_file()
     assert not (lost.parent / ".part-x.flac").exists()
     assert len(m3["tracks"]) == 6
+
+    # a new render version renders everything again, into the same files
+    module = importlib.import_module("tools.corpus.build_rendered")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module, "RENDER_VERSION", module.RENDER_VERSION + 1)
+        m5 = build_rendered(root, rendered_hours=0.01, min_total_hours=0, toolbox=tools)
+    assert m5["rendered"]["last_run"]["rendered"] == 6 and len(m5["tracks"]) == 6
 
     # the game build leaves the rendered music alone, even with --prune
     m4 = build_corpus(root, packages=(), heldout=(), prune=True, fetch=lambda *a: None)

@@ -97,7 +97,10 @@ def build_rendered(root: str | Path, rendered_hours: float = 30.0, min_total_hou
 
 
 def _recorded(root: Path, manifest: dict, jobs: list[RenderJob]) -> dict[str, dict]:
-    """Records of planned jobs whose file is present and whole; other rendered files are deleted."""
+    """Records of planned jobs of this render version whose file is present and whole.
+
+    Files of jobs the plan no longer holds are deleted (and half-written files).
+    """
     keys = {j.key for j in jobs}
     for part in root.glob("train/rendered-*/*/.part-*"):     # half-written by an interrupted run
         part.unlink()
@@ -107,7 +110,8 @@ def _recorded(root: Path, manifest: dict, jobs: list[RenderJob]) -> dict[str, di
             continue
         for t in entry.get("tracks", []):
             p = root / t["path"]
-            if t.get("key") in keys and p.is_file() and p.stat().st_size == t["bytes"]:
+            current = t.get("job", {}).get("render_version") == RENDER_VERSION
+            if t.get("key") in keys and current and p.is_file() and p.stat().st_size == t["bytes"]:
                 done[t["key"]] = t
             elif t.get("key") not in keys:
                 log.info("%s: not in the render plan any more, removed", t["path"])
