@@ -13,7 +13,7 @@ help:
 	@echo "make test     install if needed, run the test suite"
 	@echo "make demo     install if needed, run the MIREX dry run on a generated task"
 	@echo "make bench    install if needed, print extraction/SVM benchmarks as JSON"
-	@echo "make corpus   download + unpack the unlabelled pre-training corpus (Debian game music) into cache/corpus"
+	@echo "make corpus   build the unlabelled pre-training corpus (Debian game music + rendered music) in cache/corpus"
 	@echo "make students distil both students (LPNKK1, LPNKK2) from their teachers into cache/students (GPU; resumable)"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -46,8 +46,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_cluster.py --mode null --clips 10000
 	$(PY) benchmarks/bench_evaluate_overhead.py
 
+# Game music from Debian packages, then rendered music (classical, choral, folk, jazz,
+# popular, world; --rendered-hours, --no-render).  tinysoundfont --no-deps: see setup.cfg.
 corpus: $(STAMP)
-	$(PY) -m tools.corpus --root cache/corpus
+	$(PY) -m pip install -e ".[corpus]"
+	$(PY) -m pip install --no-deps "tinysoundfont>=0.3.7"
+	$(PY) -m tools.corpus --root cache/corpus --extra
 
 # Both students in one run, resumable (run it again after an interruption); on a GPU
 # machine: KERAS_BACKEND=jax make students. STUDENTS_ARGS adds options (tools/train_students.py -h),

@@ -281,7 +281,7 @@ def test_overlapping_lists_rejected(tmp_path):
 def test_main_prints_json_summary(debs, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(corpus_cli, "fetch_package", LocalFetch(debs))
     rc = corpus.main(["--root", str(tmp_path / "c"), "--packages", "game-data",
-                      "--heldout", "songs-music", "-q"])
+                      "--heldout", "songs-music", "--no-render", "-q"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["tracks"] == {"train": 2, "heldout": 1}
@@ -289,7 +289,7 @@ def test_main_prints_json_summary(debs, tmp_path, monkeypatch, capsys):
     assert summary["packages"]["songs-music"]["split"] == "heldout"
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["command"].endswith(f"--root {tmp_path / 'c'} --packages game-data "
-                                        "--heldout songs-music -q")
+                                        "--heldout songs-music --no-render -q")
 
 
 @pytest.mark.skipif(shutil.which("zstd") is None, reason="zstd program not installed")
@@ -308,7 +308,7 @@ def test_main_extra_appends_packages(debs, tmp_path, monkeypatch, capsys):
     fetch = LocalFetch(debs)
     monkeypatch.setattr(corpus_cli, "fetch_package", fetch)
     rc = corpus.main(["--root", str(tmp_path / "c"), "--packages", "game-data", "--heldout", "",
-                      "--extra", "-q"])
+                      "--extra", "--no-render", "-q"])
     assert rc == 0
     assert fetch.calls == ["game-data", *corpus.EXTRA_TRAIN_PACKAGES]
     summary = json.loads(capsys.readouterr().out)

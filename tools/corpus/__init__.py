@@ -47,6 +47,28 @@ and list files are rewritten atomically after each package; a half-downloaded
 ``.deb`` fails its sha256 check against ``apt-cache`` and is downloaded again;
 a half-extracted package (``ROOT/.staging``) is discarded on the next run.
 
+Rendered music
+--------------
+After the game music, :func:`build_rendered` adds music rendered from scores
+and MIDI (``--rendered-hours``, default 30; ``--no-render`` skips it) so that
+the training split holds at least ``--min-total-hours`` (40) and no domain
+holds half of it.  Domains (:data:`.plan.DOMAINS`, equal hours each):
+classical, choral and most of folk and world come from small algorithmic
+composers (:mod:`.compose`: chorales in four-part voice leading, classical
+textures, modal dance tunes, maqam/raga/Japanese/Chinese/gamelan/West African
+idioms) and are marked ``generated`` in the manifest; jazz, popular (rock,
+pop, Latin) and some folk and world are MMA grooves (Debian ``mma``) on
+generated chord charts with a generated lead line; a few folk and Persian
+tunes are abcmidi's examples (Debian ``abcmidi``).  Each is played with one
+of five GM soundfonts from Debian (:mod:`.soundfonts`; not FluidR3_GM, which
+renders the held-out score task) at a drawn tempo factor, transposition,
+program substitution, synthetic reverb and level, by TinySoundFont, and
+written as mono 16-bit FLAC at 22050 Hz under ``train/rendered-<domain>/``
+(30 s to 4 min a track).  The manifest records per track the domain, source,
+soundfont, settings and licences, and ``totals.domains`` the hours per domain
+and split.  Rendering is keyed by job (:class:`.plan.RenderJob`): a rerun
+renders only what is missing.
+
 Public API
 ----------
 TRAIN_PACKAGES, HELDOUT_PACKAGES
@@ -64,14 +86,22 @@ extract_music
 build_corpus
     Build or update the whole corpus; returns the manifest.
 summarize
-    Hours and track counts per split and per package, from a manifest.
+    Hours and track counts per split, package and domain, from a manifest.
+build_rendered
+    Plan, render and record the rendered music of a corpus folder.
 main
     Command line: ``python -m tools.corpus --root cache/corpus`` (``make corpus``).
 
 A developer tool, not part of the harness (nothing in :mod:`mirex` imports
 it). Modules: :mod:`.packages` (the lists), :mod:`.apt` (resolve and
 download), :mod:`.debfile` (read ``.deb`` files), :mod:`.music` (the path rule,
-extraction), :mod:`.build` (the corpus folder), :mod:`.cli` (the command).
+extraction), :mod:`.build` (the corpus folder), :mod:`.cli` (the command);
+rendering: :mod:`.notes` (note arrays, MIDI files), :mod:`.scales`,
+:mod:`.compose` (composers), :mod:`.charts` (chord charts for MMA),
+:mod:`.midi_ops` (MIDI to events, settings), :mod:`.synth` (soundfont
+rendering, reverb, level), :mod:`.soundfonts`, :mod:`.toolbox` (unpacked
+Debian programs and soundfonts), :mod:`.plan` (hours and jobs),
+:mod:`.render` (jobs to files), :mod:`.build_rendered` (into the corpus).
 
 Examples
 --------
@@ -85,6 +115,7 @@ from __future__ import annotations
 
 from .apt import PackageUnavailable, apt_update, fetch_package, resolve_package
 from .build import MANIFEST_FORMAT, SPLITS, build_corpus, default_root, summarize
+from .build_rendered import build_rendered
 from .cli import main
 from .debfile import deb_control
 from .music import ARCHIVE_EXTENSIONS, MUSIC_DIRS, SFX_DIRS, extract_music, is_music_path
@@ -96,4 +127,4 @@ __all__ = ["TRAIN_PACKAGES", "EXTRA_TRAIN_PACKAGES", "HELDOUT_PACKAGES", "HELDOU
            "ARCHIVE_EXTENSIONS", "MUSIC_DIRS", "SFX_DIRS", "MANIFEST_FORMAT",
            "PackageUnavailable", "apt_update", "resolve_package", "fetch_package",
            "deb_control", "is_music_path", "extract_music", "default_root", "build_corpus",
-           "summarize", "main"]
+           "summarize", "build_rendered", "main"]

@@ -132,12 +132,31 @@ def _finalize(root: Path, manifest: dict, order: Sequence[str]) -> dict:
         "tracks": counts,
         "bytes": nbytes,
         "packages": per_package,
+        **_domain_totals(packages, per_package),
     }
     manifest["updated"] = _now()
     for split in SPLITS:
         atomic_write_text(root / f"{split}.txt", "".join(p + "\n" for p in lists[split]))
     atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=1, sort_keys=False) + "\n")
     return manifest
+
+
+def _domain_totals(packages: Mapping, per_package: Mapping) -> dict:
+    """Hours per domain and split (game music is domain "game"), and the largest training share.
+
+    ``domain_over_half`` is True when one domain holds more than half of the
+    training hours (the rendered corpus is planned so that none does).
+    """
+    domains: dict[str, dict[str, float]] = {}
+    for name, totals in per_package.items():
+        d = packages[name].get("domain", "game")
+        by_split = domains.setdefault(d, {s: 0.0 for s in SPLITS})
+        by_split[totals["split"]] += totals["hours"]
+    train = sum(v["train"] for v in domains.values())
+    share = {d: (v["train"] / train if train else 0.0) for d, v in domains.items()}
+    return {"domains": {d: {s: round(h, 4) for s, h in v.items()} for d, v in sorted(domains.items())},
+            "domain_train_share": {d: round(x, 4) for d, x in sorted(share.items())},
+            "domain_over_half": any(x > 0.5 for x in share.values())}
 
 
 @contextlib.contextmanager
@@ -168,7 +187,8 @@ def _record_run(manifest: dict, root: Path, packages: tuple, heldout: tuple,
 
 def _forget_unrequested(root: Path, manifest: dict, order: Sequence[str], prune: bool) -> None:
     """Delete (``prune``) or keep with a warning the packages not requested now."""
-    stale = [p for p in manifest["packages"] if p not in order]
+    stale = [p for p, e in manifest["packages"].items()
+             if p not in order and e.get("kind") != "rendered"]   # rendered: see build_rendered
     for name in stale:
         if prune:
             log.warning("%s: not requested, removed (--prune)", name)
@@ -366,5 +386,8 @@ def summarize(manifest: Mapping) -> dict:
         "tracks": totals.get("tracks", {}),
         "disk_mb": round(sum(totals.get("bytes", {}).values()) / 1e6, 1),
         "packages": totals.get("packages", {}),
+        "domains": totals.get("domains", {}),
+        "domain_train_share": totals.get("domain_train_share", {}),
+        "domain_over_half": totals.get("domain_over_half", False),
         "failed": manifest.get("failed", {}),
     }

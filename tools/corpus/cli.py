@@ -45,13 +45,24 @@ def _package_list(default: tuple[str, ...]):
 @click.option("--keep-debs", is_flag=True, help="Keep the downloaded .deb files.")
 @click.option("--prune", is_flag=True, help="Delete packages in the corpus that are not requested.")
 @click.option("--apt-update", "apt_update_first", is_flag=True, help="Run apt-get update first.")
+@click.option("--rendered-hours", type=float, default=30.0, show_default=True,
+              help="Hours of rendered music (score/MIDI sources played with soundfonts), "
+                   "shared equally by classical, choral, folk, jazz, popular and world.")
+@click.option("--min-total-hours", type=float, default=40.0, show_default=True,
+              help="Render more if game + rendered training music would be less than this.")
+@click.option("--no-render", is_flag=True, help="Only the Debian game music (as before).")
+@click.option("--render-seed", type=int, default=0, show_default=True,
+              help="Seed of the render plan (another seed, other tracks).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings on stderr.")
 @click.pass_context
 def corpus_command(ctx, root, packages, heldout, extra, min_seconds, workdir, keep_debs, prune,
-                   apt_update_first, quiet) -> int:
-    """Assemble an unlabelled music corpus from Debian game-data packages.
+                   apt_update_first, rendered_hours, min_total_hours, no_render, render_seed,
+                   quiet) -> int:
+    """Assemble an unlabelled music corpus: Debian game music, then rendered music.
 
-    Exit status 0, or 1 when no track at all is in the corpus.
+    The rendered part needs the ``corpus`` extra (pip install -e ".[corpus]",
+    which ``make corpus`` does).  Exit status 0, or 1 when no track at all is
+    in the corpus.
     """
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
@@ -63,6 +74,17 @@ def corpus_command(ctx, root, packages, heldout, extra, min_seconds, workdir, ke
     manifest = build_corpus(root, packages, heldout, min_seconds, workdir=workdir,
                             keep_debs=keep_debs, prune=prune, fetch=fetch_package,
                             command=command)
+    if not no_render:
+        try:
+            import mido  # noqa: F401
+            import tinysoundfont  # noqa: F401
+        except ImportError as exc:
+            raise click.ClickException(
+                f"rendering needs the corpus extra ({exc}): pip install -e '.[corpus]' && "
+                "pip install --no-deps tinysoundfont (or make corpus); --no-render skips it")
+        from .build_rendered import build_rendered
+        manifest = build_rendered(manifest["root"], rendered_hours, min_total_hours, render_seed,
+                                  fetch=fetch_package)
     summary = summarize(manifest)
     click.echo(json.dumps(summary, indent=2))
     return 0 if sum(summary["tracks"].values()) else 1

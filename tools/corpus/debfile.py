@@ -20,7 +20,7 @@ from typing import Iterator
 
 from mirex.fileio import sha256_file
 
-__all__ = ["deb_control"]
+__all__ = ["deb_control", "unpack_deb"]
 
 #: Read and copy block, in bytes.
 _CHUNK = 1 << 20
@@ -196,3 +196,21 @@ def _deb_ok(path: Path, sha256: str | None = None, size: int | None = None) -> b
     if not names or names[0] != "debian-binary" or not any(n.startswith("data.tar") for n in names):
         return False
     return sha256 is None or sha256_file(path) == sha256.lower()
+
+
+def unpack_deb(deb_path: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
+    """Unpack the regular files of a ``.deb``'s ``data.tar`` under ``dest`` (like ``dpkg-deb -x``).
+
+    Links, devices and folders of the package are not created (folders are
+    made as needed); paths that would leave ``dest`` are refused by tarfile's
+    ``data`` filter.  Returns the unpacked paths, relative to ``dest``.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    with _open_tar_member(Path(deb_path), "data.tar") as tf:
+        for member in tf:
+            if member.isfile():
+                tf.extract(member, dest, filter="data")
+                out.append(_norm_member(member.name))
+    return out
