@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench corpus clean help
+.PHONY: install test demo bench corpus transfer clean help
 
 help:
 	@echo "make install  create .venv and install the package (+ test tools)"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo     install if needed, run the MIREX dry run on a generated task"
 	@echo "make bench    install if needed, print extraction/SVM benchmarks as JSON"
 	@echo "make corpus   download + unpack the unlabelled pre-training corpus (Debian game music) into cache/corpus"
+	@echo "make transfer three held-out tasks x all systems (hours of CPU) -> cache/eval/transfer.md"
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,10 @@ bench: $(STAMP)
 
 corpus: $(STAMP)
 	$(PY) -m tools.corpus --root cache/corpus
+
+# Needs `make corpus` and, for the score task, music21 + FluidSynth (benchmarks/score_task.py).
+transfer: $(STAMP)
+	sh benchmarks/transfer.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -94,14 +94,16 @@ def task_info(task_dir: Path) -> dict:
     return {"clips": sum(classes.values()), "classes": classes}
 
 
-def collect(eval_dir: Path, tasks, systems) -> dict:
-    """Every figure of the table, as a JSON-ready dict."""
-    out = {"eval_dir": str(eval_dir), "accuracy": "fraction of test clips, per fold",
+def collect(eval_dir: Path, tasks, systems, runs: str = "runs") -> dict:
+    """Every figure of the table, as a JSON-ready dict (``runs``: the run folder of
+    each task, ``runs`` or ``runs-seed<N>`` for other fold seeds)."""
+    out = {"eval_dir": str(eval_dir), "runs": runs,
+           "accuracy": "fraction of test clips, per fold",
            "std": "sample standard deviation over folds (ddof=1)", "tasks": {}, "systems": {}}
     for task in tasks:
         entry = dict(task_info(eval_dir / task), results={})
         for system in systems:
-            report = eval_dir / task / "runs" / system / "report"
+            report = eval_dir / task / runs / system / "report"
             folds = fold_accuracies(report, system)
             if folds:
                 entry["results"][system] = dict(spread(folds),
@@ -147,13 +149,16 @@ def main(argv=None) -> dict:
     p.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                    help="run folder names under EVAL/<task>/runs/, in table order")
+    p.add_argument("--runs", default="runs",
+                   help="run folder of each task: runs (fold seed 0) or runs-seed<N>")
     p.add_argument("--out", type=Path, default=None,
-                   help="stem of the .md and .json written (default EVAL/transfer)")
+                   help="stem of the .md and .json written (default EVAL/transfer, "
+                        "EVAL/transfer-seed<N> for --runs runs-seed<N>)")
     args = p.parse_args(argv)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
-    table = collect(args.eval, split(args.tasks), split(args.systems))
+    table = collect(args.eval, split(args.tasks), split(args.systems), args.runs)
     text = markdown(table)
-    stem = args.out or args.eval / "transfer"
+    stem = args.out or args.eval / ("transfer" + args.runs.removeprefix("runs"))
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".md").write_text(text)
     stem.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
