@@ -5,11 +5,13 @@
 #   benchmarks/transfer.sh                       # everything, then the table
 #   TRANSFER_TASKS=soundtrack benchmarks/transfer.sh
 #   TRANSFER_SYSTEMS="untrained LPNKK1" benchmarks/transfer.sh
+#   TRANSFER_SEED=1 benchmarks/transfer.sh       # other folds: <task>/runs-seed1/
 #
 # Layout (EVAL_DIR, default cache/eval):
 #   backbones/samplecnn-random/    the untrained SampleCNN (mirex init-backbone, seed 0)
 #   <task>/all.txt, groups.txt     the task (benchmarks/heldout_task.py, score_task.py)
 #   <task>/runs/<system>/          one dry run (report/ holds PerFoldResults.csv)
+#   <task>/runs-seed<N>/<system>/  the same with fold seed N (TRANSFER_SEED, default 0)
 #   transfer.md, transfer.json     the table (benchmarks/transfer_table.py)
 #
 # A system name is a `mirex` variant, or "untrained": LPNKK1's harness with
@@ -27,6 +29,9 @@ CORPUS=${CORPUS:-$ROOT/cache/corpus}
 TASKS=${TRANSFER_TASKS:-soundtrack games score}
 SYSTEMS=${TRANSFER_SYSTEMS:-untrained mfcc-svm LPNKK1 LPNKK2 LPNKK3 musicnn-svm}
 FOLDS=${TRANSFER_FOLDS:-3}
+SEED=${TRANSFER_SEED:-0}
+RUNS=runs
+[ "$SEED" = 0 ] || RUNS=runs-seed$SEED
 PY=$ROOT/.venv/bin/python
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" MIREX_PRECISION=fp32
 
@@ -44,12 +49,12 @@ make_task() {  # $1 = task name; writes $EVAL/$1/all.txt and groups.txt once
 }
 
 stores() {  # $1 = task, $2 = system: the feature stores of the task's other runs, ':'-separated
-    find "$EVAL/$1/runs" -mindepth 4 -maxdepth 4 -type d -path '*/scratch/*/features' \
-        ! -path "$EVAL/$1/runs/$2/*" 2>/dev/null | sort | paste -sd: -
+    find "$EVAL/$1" -mindepth 5 -maxdepth 5 -type d -path "$EVAL/$1/runs*/scratch/*/features" \
+        ! -path "$EVAL/$1/$RUNS/$2/*" 2>/dev/null | sort | paste -sd: -
 }
 
 run_system() {  # $1 = task, $2 = system
-    run=$EVAL/$1/runs/$2
+    run=$EVAL/$1/$RUNS/$2
     [ -s "$run/report/summaryResults.csv" ] && return 0
     variant=$2 backbones=
     if [ "$2" = untrained ]; then
@@ -60,17 +65,17 @@ run_system() {  # $1 = task, $2 = system
     echo "$(date -u +%H:%M:%S) $1 / $2"
     MIREX_BACKBONES=$backbones MIREX_FEATURE_STORES=$(stores "$1" "$2") \
         "$PY" -m mirex.cli dryrun "$EVAL/$1/all.txt" "$run" --systems "$variant" \
-        --groups "$EVAL/$1/groups.txt" --folds "$FOLDS" > "$run.log" 2>&1 ||
+        --groups "$EVAL/$1/groups.txt" --folds "$FOLDS" --seed "$SEED" > "$run.log" 2>&1 ||
         echo "  failed: see $run.log"
 }
 
 mkdir -p "$EVAL"
 for task in $TASKS; do
-    mkdir -p "$EVAL/$task/runs"
+    mkdir -p "$EVAL/$task/$RUNS"
     make_task "$task"
     for system in $SYSTEMS; do
         run_system "$task" "$system"
     done
 done
-"$PY" "$ROOT/benchmarks/transfer_table.py" --eval "$EVAL" --tasks "$(echo $TASKS | tr ' ' ,)" \
-    --systems "$(echo $SYSTEMS | tr ' ' ,)"
+"$PY" "$ROOT/benchmarks/transfer_table.py" --eval "$EVAL" --runs "$RUNS" \
+    --tasks "$(echo $TASKS | tr ' ' ,)" --systems "$(echo $SYSTEMS | tr ' ' ,)"
