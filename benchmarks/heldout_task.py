@@ -47,6 +47,8 @@ from tools.corpus.packages import HELDOUT_GAME_PACKAGES, HELDOUT_PACKAGES  # noq
 #: Task A (the default): the held-out music packages that are not game data.
 SOUNDTRACK_PACKAGES: tuple[str, ...] = tuple(p for p in HELDOUT_PACKAGES
                                              if p not in HELDOUT_GAME_PACKAGES)
+#: Peak amplitude (full scale 1; -60 dBFS) under which a clip counts as silent.
+SILENCE_PEAK = 1e-3
 #: Shorthands accepted by ``--packages``.
 PACKAGE_SETS = {"soundtracks": SOUNDTRACK_PACKAGES, "games": HELDOUT_GAME_PACKAGES}
 
@@ -130,7 +132,8 @@ def make_task(corpus: Path, out: Path, clips_per_track: int = 2, seconds: float 
 
 def _cut_track(source: Path, package: str, k: int, n: int, sr: int, out: Path):
     """``k`` evenly spaced clips of ``n`` samples from ``source`` -> their paths
-    (None when the track cannot be decoded or is shorter than one clip)."""
+    (None when the track cannot be decoded or is shorter than one clip); a
+    clip whose peak is under :data:`SILENCE_PEAK` is left out."""
     try:
         y = audio.load(source, sr=sr, max_duration=None)
     except audio.AudioError as exc:
@@ -141,6 +144,8 @@ def _cut_track(source: Path, package: str, k: int, n: int, sr: int, out: Path):
     paths = []
     starts = np.linspace(0, len(y) - n, k + 2)[1:-1].astype(int)
     for i, start in enumerate(starts):
+        if np.max(np.abs(y[start : start + n])) < SILENCE_PEAK:
+            continue  # a track's silent tail: no music, and a give-away of its package
         # file names must be unique: the organizers match tracks by file name
         path = out / "audio" / package / f"{package}-{source.stem}_{i}.wav"
         if not path.exists():

@@ -21,7 +21,7 @@ variant, ``untrained`` = LPNKK1's harness on an untrained SampleCNN, or any
 peer added later, e.g. ``musicnn-vgg-svm``)::
 
     python benchmarks/transfer_table.py --eval cache/eval \\
-        --tasks soundtrack,games,score \\
+        --tasks soundtrack,score,games \\
         --systems untrained,mfcc-svm,musicnn-svm,LPNKK1,LPNKK2,LPNKK3
 
 A run without a report is shown as "-" and left out of the mean over tasks,
@@ -36,7 +36,7 @@ import json
 import statistics
 from pathlib import Path
 
-DEFAULT_TASKS = ("soundtrack", "games", "score")
+DEFAULT_TASKS = ("soundtrack", "score", "games")
 DEFAULT_SYSTEMS = ("untrained", "mfcc-svm", "musicnn-svm", "LPNKK1", "LPNKK2", "LPNKK3")
 #: What the table calls each task.
 TASK_TITLES = {"soundtrack": "A soundtrack", "games": "C games", "score": "B score"}
