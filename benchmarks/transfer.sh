@@ -18,15 +18,16 @@
 # the untrained backbone (MIREX_BACKBONES). Every run reads the feature
 # stores of the runs before it on the same task (MIREX_FEATURE_STORES), so
 # LPNKK3 reuses LPNKK1's and LPNKK2's features. A run whose report exists is
-# skipped (delete runs/<system> to redo it). Needs the corpus (`make corpus`,
-# with --extra for nothing: the held-out packages are always fetched) and,
-# for the score task, music21 + FluidSynth (see benchmarks/score_task.py).
+# skipped (delete runs/<system> to redo it). Needs the corpus (`make corpus`
+# fetches the held-out packages, the games' too) and, for the score task,
+# music21 + FluidSynth (see benchmarks/score_task.py; a score that takes more
+# than 45 s to render is skipped, so a loaded machine renders fewer pieces).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 EVAL=${EVAL_DIR:-$ROOT/cache/eval}
 CORPUS=${CORPUS:-$ROOT/cache/corpus}
-TASKS=${TRANSFER_TASKS:-soundtrack games score}
+TASKS=${TRANSFER_TASKS:-soundtrack score games}
 SYSTEMS=${TRANSFER_SYSTEMS:-untrained mfcc-svm LPNKK1 LPNKK2 LPNKK3 musicnn-svm}
 FOLDS=${TRANSFER_FOLDS:-3}
 SEED=${TRANSFER_SEED:-0}
