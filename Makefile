@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench corpus students clean help
+.PHONY: install test demo bench corpus students transfer clean help
 
 help:
 	@echo "make install  create .venv and install the package (+ test tools)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench    install if needed, print extraction/SVM benchmarks as JSON"
 	@echo "make corpus   build the unlabelled pre-training corpus (Debian game music + rendered music) in cache/corpus"
 	@echo "make students distil both students (LPNKK1, LPNKK2) from their teachers into cache/students (GPU; resumable)"
+	@echo "make transfer three held-out tasks x all systems (hours of CPU) -> cache/eval/transfer.md"
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,10 @@ corpus: $(STAMP)
 STUDENTS_ARGS ?=
 students: $(STAMP)
 	$(PY) tools/train_students.py --list cache/corpus/train.txt --out cache/students $(STUDENTS_ARGS)
+
+# Needs `make corpus` and, for the score task, music21 + FluidSynth (benchmarks/score_task.py).
+transfer: $(STAMP)
+	sh benchmarks/transfer.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
