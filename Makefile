@@ -21,6 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install --no-deps "tinysoundfont>=0.3.7"  # corpus renderer tests; see setup.cfg
 	touch $(STAMP)
 
 install: $(STAMP)
