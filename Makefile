@@ -36,12 +36,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision fp32
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision fp32
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision dyn8
-	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8
-	$(PY) benchmarks/bench_extraction.py --engine tflite --precision int8 --clips 8 \
-		--backbone models/samplecnn-msd
+	$(PY) benchmarks/bench_extraction.py --engine openvino
 	$(PY) benchmarks/bench_precision.py
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision bf16 --clips 4
 	$(PY) benchmarks/bench_extraction.py --engine tflite --variant LPNKK3
+	$(PY) benchmarks/bench_script.py --clips 96 --variant LPNKK1
+	$(PY) benchmarks/bench_script.py --clips 96 --variant LPNKK3
 	$(PY) benchmarks/bench_accelerator.py --segments 256 --batches 16
 	$(PY) benchmarks/bench_svm.py
 	$(PY) benchmarks/bench_cluster.py --mode real --clips 16
