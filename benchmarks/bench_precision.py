@@ -171,7 +171,11 @@ def main(argv=None) -> dict:
             del keras
             rows = {}
             for candidate in candidates:
-                extractor = make_extractor(backbone, candidate, args.threads)
+                try:
+                    extractor = make_extractor(backbone, candidate, args.threads)
+                except ValueError as exc:   # e.g. openvino-bf16 on a CPU without bf16
+                    rows[candidate] = {"skipped": str(exc)}
+                    continue
                 batch = [prepared[0]] * args.clips
                 extractor.embed(batch[:1])  # warm
                 model = _best_of(lambda: extractor.embed(batch), args.repeats)
