@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .recipes import _MODES, _Melody, _Part, _Recipe
+from .recipes import MODES, _Melody, _Part, _Recipe
 
 
 def _semitone(mode: tuple[int, ...], degree: int) -> int:
@@ -137,7 +137,7 @@ def _draw_grid(recipe: _Recipe, rng: np.random.Generator, duration: float) -> _G
     bar = recipe.beats_per_bar * recipe.steps_per_beat * step
     offset = rng.uniform(0.0, bar)  # the clip starts somewhere in bar 0
     n_bars = int(np.ceil((duration + offset) / bar)) + 1
-    mode = _MODES[recipe.modes[rng.integers(len(recipe.modes))]]
+    mode = MODES[recipe.modes[rng.integers(len(recipe.modes))]]
     prog = recipe.progressions[rng.integers(len(recipe.progressions))]
     tonic = int(rng.integers(12))
     return _Grid(recipe, rng, duration, step, offset, n_bars, mode, prog, tonic)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GENRES"]
+__all__ = ["GENRES", "MODES"]
 
-# Scales as semitone offsets from the tonic.
-_MODES = {
+#: The Western modes, as semitone offsets from the tonic (also the corpus
+#: renderer's, tools/corpus/scales.py).
+MODES = {
     "major": (0, 2, 4, 5, 7, 9, 11),
     "minor": (0, 2, 3, 5, 7, 8, 10),
     "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),

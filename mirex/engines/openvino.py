@@ -104,19 +104,24 @@ class OpenVINOEngine:
     def _compile(self, core, config: dict, cache_dir):
         """The compiled model, from the fp32 flatbuffer (a file: OpenVINO reads TFLite from disk).
 
-        A cached flatbuffer that OpenVINO cannot read is converted again.
+        With ``cache_dir`` the cached file is compiled where it lies (converted
+        first when missing, converted again when OpenVINO cannot read it);
+        without, the converted model goes through a temporary file.
         """
         batch = self.batch_segments
+        if cache_dir:
+            path = model_file(self.backbone, batch, "fp32", cache_dir)
+            if not path.is_file():
+                flatbuffer(self.backbone, batch, "fp32", cache_dir)   # converts and caches
+            if path.is_file():
+                try:
+                    return core.compile_model(str(path), "CPU", config)
+                except RuntimeError as exc:
+                    text = str(exc).strip()
+                    log.warning("%s: damaged converted model (%s); converting again", path,
+                                text.splitlines()[-1] if text else "unreadable")
+                    path.unlink(missing_ok=True)
         content = flatbuffer(self.backbone, batch, "fp32", cache_dir)
-        path = model_file(self.backbone, batch, "fp32", cache_dir) if cache_dir else None
-        if path is not None and path.is_file():
-            try:
-                return core.compile_model(str(path), "CPU", config)
-            except RuntimeError as exc:
-                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-                log.warning("%s: damaged converted model (%s); converting again", path, reason)
-                path.unlink(missing_ok=True)
-                content = flatbuffer(self.backbone, batch, "fp32", cache_dir)
         with tempfile.TemporaryDirectory(prefix="mirex-openvino-") as tmp:
             temporary = Path(tmp) / "model.tflite"
             temporary.write_bytes(content)
@@ -125,7 +130,7 @@ class OpenVINOEngine:
     def segment_features(self, segments: np.ndarray) -> np.ndarray:
         """Per-segment multi-level features: ``(n_segments, n) -> (n_segments, dim)`` float32.
 
-        Batches are zero-padded to ``batch_segments`` and run concurrently,
+        Batches of ``batch_segments`` (the last zero-padded) run concurrently,
         one per stream; each segment's features depend on it alone.
         """
         segments = np.asarray(segments, np.float32)
@@ -133,16 +138,16 @@ class OpenVINOEngine:
         if segments.ndim != 2 or segments.shape[1] != n:
             raise ValueError(f"expected segments of shape (n, {n}), got {segments.shape}")
         count = len(segments)
-        n_batches = -(-count // b)
-        padded = np.zeros((n_batches * b, n), np.float32)
-        padded[:count] = segments
-        out = np.empty((n_batches * b, self.dim), np.float32)
+        out = np.empty((-(-count // b) * b, self.dim), np.float32)
 
         def store(request, index):
             out[index * b:(index + 1) * b] = request.get_output_tensor(0).data
 
         self._queue.set_callback(store)
-        for index in range(n_batches):
-            self._queue.start_async({0: padded[index * b:(index + 1) * b]}, index)
+        for index, start in enumerate(range(0, count, b)):
+            batch = segments[start:start + b]   # the request copies its input
+            if len(batch) < b:
+                batch = np.concatenate([batch, np.zeros((b - len(batch), n), np.float32)])
+            self._queue.start_async({0: batch}, index)
         self._queue.wait_all()
         return out[:count]

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirex.demo.recipes import MODES
+
 __all__ = ["SCALES", "degrees_to_pitches", "in_scale"]
 
 SCALES: dict[str, tuple[int, ...]] = {
-    # western
-    "major": (0, 2, 4, 5, 7, 9, 11),
-    "minor": (0, 2, 3, 5, 7, 8, 10),
-    "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    **MODES,   # the Western modes of the demo synthesiser
     "freygish": (0, 1, 4, 5, 7, 8, 10),          # klezmer / maqam hijaz on the tonic
     # Arabic / Turkish maqamat (12-tone approximations)
     "hijaz": (0, 1, 4, 5, 7, 8, 10),
