@@ -201,6 +201,15 @@ def test_auto_prefers_a_gpu_then_cpu_bf16_then_cpu_int8_then_fp32():
             resolve_engine(engine, precision, gpu=False)
 
 
+def test_openvino_without_its_package_is_a_clear_error(monkeypatch):
+    import mirex.engines as engines
+
+    monkeypatch.setattr(engines, "_openvino_available", lambda: False)
+    with pytest.raises(ValueError, match="needs the openvino package"):
+        engines.resolve_engine("openvino", "fp32")
+    assert engines.resolve_engine("auto", "auto", gpu=False, int8=False) == ("tflite", "fp32")
+
+
 def test_each_engine_brings_its_own_batch_size(backbone):
     from mirex.engines import default_batch, make_engine
 

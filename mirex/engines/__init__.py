@@ -134,6 +134,8 @@ def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | No
         raise ValueError(f"unknown inference engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if engine == "openvino" and not _openvino_available():
+        raise ValueError("the openvino engine needs the openvino package (pip install openvino)")
     if engine == "auto" or (engine == "keras" and precision == "auto"):
         gpu = gpu_available() if gpu is None else gpu
     if engine in ("auto", "openvino") and precision in ("auto", "bf16") and not gpu:
