@@ -47,6 +47,27 @@ def test_channels_are_averaged(tmp_path):
     np.testing.assert_allclose(audio.load(path), (left + 0.2) / 2, atol=1e-6)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+@pytest.mark.parametrize("subtype, sr_in", [("PCM_16", 44100), ("PCM_16", SAMPLE_RATE),
+                                            ("PCM_24", 44100), ("FLOAT", 48000)])
+def test_mixdown_equals_float_mean_to_the_bit(tmp_path, channels, subtype, sr_in):
+    """Whatever the fast path (int16 read, channels added in order), the decoded clip is
+    the float32 mean of libsndfile's float samples, resampled: cached features stay valid."""
+    rng = np.random.default_rng(channels)
+    path = tmp_path / "m.wav"
+    sf.write(path, np.clip(rng.standard_normal((3 * sr_in, channels)) * 0.3, -1, 1), sr_in,
+             subtype=subtype)
+    ref = sf.read(path, dtype="float32", always_2d=True)[0].mean(axis=1)
+    if sr_in != SAMPLE_RATE:
+        import soxr
+
+        stream = soxr.ResampleStream(sr_in, SAMPLE_RATE, 1, dtype="float32")
+        ref = np.concatenate([stream.resample_chunk(ref[i:i + audio.BLOCK_FRAMES])
+                              for i in range(0, len(ref), audio.BLOCK_FRAMES)]
+                             + [stream.resample_chunk(np.zeros(0, np.float32), last=True)])
+    np.testing.assert_array_equal(audio.load(path), ref)
+
+
 @pytest.mark.parametrize("sr_in", [8000, 11025, 16000, 32000, 48000, 96000])
 def test_resampling_keeps_pitch_and_duration(tmp_path, sr_in):
     path = tmp_path / "r.wav"
