@@ -5,9 +5,13 @@ Conventions
 - ``X``: ``float32`` features of shape ``(n_clips, dim)``, one clip embedding
   per row; ``y``: the training labels as given in the training list.
 - C and gamma are chosen by stratified cross-validation
-  (:class:`~sklearn.model_selection.GridSearchCV`) on the training list;
-  gamma is searched relative to ``1 / dim`` (the 'scale' value for
-  standardised features). Tiny classes shrink the number of CV folds; with
+  (:class:`~sklearn.model_selection.GridSearchCV`) on the training list,
+  by the held-out folds' log-loss of the SVM's class margins, calibrated by
+  one temperature (:func:`calibrated_log_loss_score`): a continuous score,
+  so that features perturbed by rounding (bf16 against fp32) pick the same
+  C and gamma, where accuracy, which moves in steps of one clip, flips
+  between near-tied pairs. gamma is searched relative to ``1 / dim`` (the 'scale'
+  value for standardised features). Tiny classes shrink the number of CV folds; with
   fewer than two clips in some class the search is skipped and C=1,
   gamma=1/dim are used; a single-class task predicts that class.
 - A fitted classifier is saved as a pickle *plus* a JSON manifest holding its
@@ -31,7 +35,8 @@ import numpy as np
 from .fileio import atomic_write_bytes, atomic_write_text, checked_bytes, read_manifest
 
 __all__ = ["Classifier", "KernelSVM", "fit_classifier", "save_classifier", "load_classifier",
-           "ClassifierError", "C_GRID", "GAMMA_FACTORS", "sq_distances"]
+           "ClassifierError", "C_GRID", "GAMMA_FACTORS", "sq_distances", "class_margins",
+           "calibrated_log_loss_score"]
 
 #: Values of the SVM's C searched by cross-validation.
 C_GRID = (0.1, 1.0, 10.0, 100.0)
@@ -92,6 +97,51 @@ def sq_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     B = np.asarray(B, dtype=np.float64)
     d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
     return np.maximum(d, 0.0, out=d)
+
+
+def class_margins(svc, K: np.ndarray) -> np.ndarray:
+    """Each class's margin under a one-vs-one ``SVC``: ``(n, n_classes)``.
+
+    A class's margin is its smallest signed decision value in the duels it
+    takes part in (positive where it wins them all), so at most one class of
+    a clip has a positive margin, and that class is the vote's winner.
+    ``K``: kernel rows ``(n, n_train)`` of the clips.
+    """
+    n, k = len(K), len(svc.classes_)
+    values = np.asarray(svc.decision_function(K)).reshape(n, -1)   # > 0: the first class wins
+    if k == 2:
+        values = -values   # sklearn's binary value is positive for classes_[1]
+    margins = np.full((n, k), np.inf)
+    pair = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            np.minimum(margins[:, i], values[:, pair], out=margins[:, i])
+            np.minimum(margins[:, j], -values[:, pair], out=margins[:, j])
+            pair += 1
+    return margins
+
+
+def calibrated_log_loss_score(svc, K: np.ndarray, y) -> float:
+    """Minus the log-loss of ``softmax(t * class_margins)`` at its best temperature ``t``: a scorer.
+
+    The one temperature (searched over ``e**-5 .. e**5``) makes the score
+    blind to the scale of the decision values, which C changes (a small C
+    gives small margins, not worse decisions), while the loss stays a smooth
+    function of the features, unlike accuracy. Higher is better
+    (scikit-learn's scorer convention).
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    margins = class_margins(svc, K)
+    truth = np.searchsorted(svc.classes_, np.asarray(y, dtype=object))
+    rows = np.arange(len(truth))
+
+    def loss(log_t: float) -> float:
+        z = np.exp(log_t) * margins
+        return float(np.mean(logsumexp(z, axis=1) - z[rows, truth]))
+
+    return -float(minimize_scalar(loss, bounds=(-5.0, 5.0), method="bounded").fun)
 
 
 class KernelSVM:
@@ -156,8 +206,9 @@ def fit_classifier(
     The features are standardised on the whole training list, their squared
     distances computed once, and for each gamma of the grid a
     :class:`~sklearn.model_selection.GridSearchCV` over C runs on the
-    precomputed kernel (so no kernel is computed twice); the best pair is
-    refitted on all clips.
+    precomputed kernel (so no kernel is computed twice); the pair with the
+    lowest held-out calibrated log-loss (:func:`calibrated_log_loss_score`)
+    is refitted on all clips.
 
     Parameters
     ----------
@@ -207,20 +258,26 @@ def fit_classifier(
     best = None
     for factor in GAMMA_FACTORS:
         kernel = np.exp(-(factor / dim) * distances)
-        grid = GridSearchCV(SVC(kernel="precomputed"), {"C": list(C_GRID)}, cv=cv,
-                            n_jobs=n_jobs, scoring="accuracy", refit=False,
-                            error_score="raise").fit(kernel, y)
-        # ties go to the earlier gamma, then (inside GridSearchCV) the smaller C
-        if best is None or grid.best_score_ > best[0]:
-            best = (grid.best_score_, factor, grid.best_params_["C"], kernel)
-    score, factor, C, kernel = best
-    model = KernelSVM(C=C, gamma=factor / dim).fit_kernel(Z, kernel, y, scaler)
+        grid = GridSearchCV(SVC(kernel="precomputed", decision_function_shape="ovo"),
+                            {"C": list(C_GRID)}, cv=cv, n_jobs=n_jobs,
+                            scoring={"loss": calibrated_log_loss_score, "accuracy": "accuracy"},
+                            refit=False, error_score="raise").fit(kernel, y)
+        results = grid.cv_results_
+        for k, C in enumerate(results["param_C"]):
+            # ties go to the earlier gamma, then the smaller C
+            if best is None or results["mean_test_loss"][k] > best[0]:
+                best = (results["mean_test_loss"][k], results["mean_test_accuracy"][k],
+                        factor, C, kernel)
+    score, accuracy, factor, C, kernel = best
+    model = KernelSVM(C=float(C), gamma=factor / dim).fit_kernel(Z, kernel, y, scaler)
     search = {
-        "method": f"GridSearchCV on precomputed RBF kernels, stratified {n_splits}-fold",
+        "method": f"GridSearchCV on precomputed RBF kernels, stratified {n_splits}-fold, "
+                  "lowest calibrated log-loss",
         "C": float(C),
         "gamma": float(factor / dim),
         "gamma_times_dim": float(factor),
-        "cv_accuracy": float(score),
+        "cv_log_loss": float(-score),
+        "cv_accuracy": float(accuracy),
         "n_train": len(y),
     }
     return Classifier(model, labels, prior, list(extractors), search)

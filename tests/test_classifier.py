@@ -106,3 +106,72 @@ def test_broken_model_folders_are_one_line_errors_naming_the_file(tmp_path, edit
     with pytest.raises(ClassifierError, match=message) as err:
         load_classifier(folder)
     assert str(folder) in str(err.value) and "\n" not in str(err.value)
+
+
+def _fitted_svc(X, y, C=1.0):
+    """An SVC fitted on the even clips, and its kernel rows of the odd ones (held out)."""
+    from sklearn.svm import SVC
+
+    from mirex.classifier import sq_distances
+
+    Z = (X - X.mean(0)) / X.std(0)
+    K = np.exp(-sq_distances(Z, Z) / X.shape[1])
+    svc = SVC(kernel="precomputed", C=C, decision_function_shape="ovo")
+    return svc.fit(K[::2, ::2], np.asarray(y)[::2]), K[1::2, ::2]
+
+
+@pytest.mark.parametrize("classes", [("a", "b"), ("a", "b", "c"), ("a", "b", "c", "d")])
+def test_class_margins_name_the_vote_winner(classes):
+    from mirex.classifier import class_margins
+
+    X, y = blobs(classes=classes, spread=7.0, seed=3)
+    svc, K = _fitted_svc(X, y)
+    margins = class_margins(svc, K)
+    assert margins.shape == (len(K), len(classes))
+    assert ((margins > 0).sum(1) <= 1).all()
+    sure = margins.max(1) > 0
+    assert sure.mean() > 0.5
+    np.testing.assert_array_equal(svc.classes_[margins.argmax(1)][sure], svc.predict(K)[sure])
+
+
+class _Scaled:
+    """An SVC whose decision values are multiplied by ``factor`` (what another C may do)."""
+
+    def __init__(self, svc, factor):
+        self.svc, self.factor, self.classes_ = svc, factor, svc.classes_
+
+    def decision_function(self, K):
+        return self.factor * self.svc.decision_function(K)
+
+
+@pytest.mark.parametrize("classes", [("a", "b"), ("a", "b", "c", "d")])
+def test_calibrated_log_loss_ignores_the_scale_and_the_label_names(classes):
+    from mirex.classifier import calibrated_log_loss_score
+
+    X, y = blobs(classes=classes, spread=7.0, seed=3)
+    svc, K = _fitted_svc(X, y)
+    truth = y[1::2]
+    errors = (svc.predict(K) != np.array(truth)).mean()
+    loss = -calibrated_log_loss_score(svc, K, truth)
+    assert errors > 0 and 0 < loss < np.log(len(classes))   # better than a uniform guess
+    for factor in (0.1, 10.0):
+        assert -calibrated_log_loss_score(_Scaled(svc, factor), K, truth) == \
+            pytest.approx(loss, rel=1e-4)
+    shuffled = [truth[i] for i in np.random.default_rng(0).permutation(len(truth))]
+    assert -calibrated_log_loss_score(svc, K, shuffled) > loss + 0.2   # it does look at the truth
+    renamed = [{"a": "z", "b": "y"}.get(label, label) for label in y]   # another class order
+    svc2, _ = _fitted_svc(X, renamed)
+    assert -calibrated_log_loss_score(svc2, K, renamed[1::2]) == \
+        pytest.approx(loss, rel=1e-3)  # solver tolerance
+
+
+def test_search_is_not_moved_by_rounding_noise():
+    """Features perturbed as reduced precision does (relative 1e-3) choose the same C and
+    gamma and predict the same labels: the criterion is continuous, not clip counts."""
+    for seed in range(4):
+        X, y = blobs(n_per_class=25, spread=5.0, seed=seed)
+        noisy = X * (1 + 1e-3 * np.random.default_rng(seed).standard_normal(X.shape))
+        a, b = fit_classifier(X, y), fit_classifier(noisy.astype(np.float32), y)
+        assert (a.search["C"], a.search["gamma"]) == (b.search["C"], b.search["gamma"])
+        assert a.search["cv_log_loss"] == pytest.approx(b.search["cv_log_loss"], abs=0.01)
+        np.testing.assert_array_equal(a.predict(X), b.predict(noisy.astype(np.float32)))
