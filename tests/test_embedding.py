@@ -399,22 +399,48 @@ def test_fast_int8_cpu_reads_the_cpu_flags(tmp_path, monkeypatch):
 
 
 def test_openvino_fp32_equals_tflite(trained_looking_backbone, tmp_path):
+    from mirex.engines.openvino import OpenVINOEngine
     from mirex.engines.tflite import TFLiteEngine
 
     x = segments(7, 12)
     lite = TFLiteEngine(trained_looking_backbone, batch_segments=3).segment_features(x)
     ov = openvino_engine(trained_looking_backbone, 3, "fp32")
     np.testing.assert_allclose(ov.segment_features(x), lite, rtol=1e-4, atol=1e-5)
-    # through the converted-model cache: the same file serves a second engine
-    from mirex.engines.openvino import OpenVINOEngine
-
+    # through OpenVINO's compiled-model cache: a second engine finds the first one's
     first = OpenVINOEngine(trained_looking_backbone, 3, "fp32", cache_dir=tmp_path)
-    np.testing.assert_allclose(first.segment_features(x), lite, rtol=1e-4, atol=1e-5)
-    (cached,) = tmp_path.glob("*.tflite")
-    cached.write_bytes(b"not a model")                       # damaged: converted again
+    assert any((tmp_path / "openvino").iterdir())
     again = OpenVINOEngine(trained_looking_backbone, 3, "fp32", cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.segment_features(x), first.segment_features(x))
     np.testing.assert_allclose(again.segment_features(x), lite, rtol=1e-4, atol=1e-5)
-    assert cached.read_bytes() != b"not a model"
+
+
+def test_openvino_builds_its_graph_without_tensorflow(trained_looking_backbone):
+    """The weights are read with h5py and the graph built in OpenVINO: no TensorFlow import."""
+    import subprocess
+    import sys
+
+    script = ("import sys, numpy as np\n"
+              "from mirex.backbones import load_backbone\n"
+              "from mirex.engines.openvino import OpenVINOEngine\n"
+              f"b = load_backbone({str(trained_looking_backbone.path)!r})\n"
+              "e = OpenVINOEngine(b, 2, 'fp32')\n"
+              "assert e.segment_features(np.zeros((3, b.segment_samples), np.float32)).shape "
+              "== (3, b.embedding_dim)\n"
+              "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_folded_blocks_refuse_weights_of_another_architecture(trained_looking_backbone):
+    from mirex.backbones.samplecnn import folded_blocks
+
+    blocks = folded_blocks(trained_looking_backbone.weights_path, trained_looking_backbone.config)
+    widths = trained_looking_backbone.config["widths"]
+    assert [bias.shape[0] for _, bias in blocks] == widths
+    other = {**trained_looking_backbone.config, "widths": [w * 2 for w in widths]}
+    with pytest.raises(ValueError, match="block 1 holds a"):
+        folded_blocks(trained_looking_backbone.weights_path, other)
 
 
 @needs_bf16_cpu

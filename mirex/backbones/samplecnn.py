@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import copy
 
+import numpy as np
+
 from ..constants import SEGMENT_SAMPLES
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "block_index",
     "dtype_policy",
     "multiply_adds",
+    "folded_blocks",
 ]
 
 #: The 3^9 model of the SMC 2017 paper: about 1.9 M parameters, 1.73 G
@@ -238,3 +241,50 @@ def multiply_adds(config: dict, segment_samples: int = SEGMENT_SAMPLES) -> int:
             steps //= 3
         channels = width
     return total + channels * int(config["n_outputs"])
+
+
+def folded_blocks(weights_path, config: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each block's convolution with its batch-norm folded in, read without Keras.
+
+    Reads the Keras 3 weights file of a :func:`build_samplecnn` model with
+    h5py (Keras stores each layer under its class name and running number,
+    in the order the model creates them: ``conv1d``, ``conv1d_1``, ... and
+    ``batch_normalization``, ... with variables ``0, 1, ...`` in the order
+    kernel, bias and gamma, beta, moving mean, moving variance). The
+    inference-time batch-norm ``gamma * (x - mean) / sqrt(var + eps) + beta``
+    is folded into the convolution, in float64.
+
+    Returns
+    -------
+    blocks : list of ``(kernel, bias)``
+        ``kernel``: float32 ``(kernel_size, c_in, c_out)``; ``bias``: float32
+        ``(c_out,)``, one pair per block.
+
+    Raises
+    ------
+    ValueError
+        If the file does not hold the blocks ``config`` describes.
+    """
+    import h5py
+
+    config = validate_config(config, 3 ** (len(config["widths"]) - 1))
+    widths, eps = config["widths"], float(config["bn_epsilon"])
+    blocks = []
+    with h5py.File(weights_path, "r") as f:
+        for i, width in enumerate(widths):
+            suffix = f"_{i}" if i else ""
+            try:
+                kernel, bias = (f[f"layers/conv1d{suffix}/vars/{j}"][()] for j in range(2))
+                gamma, beta, mean, var = (f[f"layers/batch_normalization{suffix}/vars/{j}"][()]
+                                          for j in range(4))
+            except KeyError as exc:
+                raise ValueError(f"{weights_path}: no weights of block {i + 1} ({exc})") from None
+            size = 1 if i == len(widths) - 1 else 3
+            expected = (size, widths[i - 1] if i else 1, width)
+            if kernel.shape != expected or {bias.shape, gamma.shape, var.shape} != {(width,)}:
+                raise ValueError(f"{weights_path}: block {i + 1} holds a {kernel.shape} kernel, "
+                                 f"the config says {expected}")
+            scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+            blocks.append(((kernel * scale).astype(np.float32),
+                           ((bias - mean) * scale + beta).astype(np.float32)))
+    return blocks
