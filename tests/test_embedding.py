@@ -360,6 +360,9 @@ def test_the_choice_is_described_with_its_reason(tmp_path, monkeypatch):
     assert line == "openvino engine, bf16 (auto: CPU has amx_bf16/avx512_bf16)"
     assert engines.describe_choice("tflite", "fp32", ("tflite", "fp32")) == "tflite engine, fp32"
     assert "a GPU" in engines.describe_choice("keras", "bf16", ("auto", "auto"))
+    # fp32 asked for on a CPU that has bf16: no claim about the CPU, only what was asked
+    assert engines.describe_choice("tflite", "fp32", ("auto", "fp32")) == \
+        "tflite engine, fp32 (fp32 requested, engine auto)"
 
 
 def test_fast_bf16_cpu_reads_the_cpu_flags():

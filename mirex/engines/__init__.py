@@ -163,6 +163,8 @@ def describe_choice(engine: str, precision: str, requested: tuple[str, str]) -> 
     text = f"{engine} engine, {precision}"
     if "auto" not in requested:
         return text
+    if requested[1] != "auto":   # the precision was asked for; only the engine was chosen
+        return f"{text} ({precision} requested, engine auto)"
     flags = cpu_flags()
     why = {("keras", "bf16"): "a GPU",
            ("openvino", "bf16"): "CPU has " + "/".join(f for f in FAST_BF16_FLAGS if f in flags),

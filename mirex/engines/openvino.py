@@ -13,9 +13,9 @@ alone takes 6 s). Two precisions:
     bfloat16 between fused layers. Nothing is calibrated and each segment
     is computed on its own, so loudness and batch company change nothing
     beyond bf16 rounding. Measured with the trained backbones on generated
-    music at -40 .. -6 dBFS: clip features within 1.6 % of fp32 (largest
+    music at -40 .. -6 dBFS: clip features within 1.8 % of fp32 (largest
     absolute difference over the clip's largest feature), cosine >= 0.9999;
-    4.5 times fewer CPU-seconds than TFLite fp32 on a 2-core Sapphire Rapids
+    3.5 times fewer CPU-seconds than TFLite fp32 on a 2-core Sapphire Rapids
     (``benchmarks/bench_precision.py``). 'auto' picks it where the CPU has
     bf16 (:func:`mirex.engines.fast_bf16_cpu`); its features have their own
     cache namespace (:data:`BF16_VERSION` in the extractor id).
