@@ -8,8 +8,9 @@ For each backbone and candidate prints (one JSON object at the end):
   through the whole extraction (decode, resample, segment, CNN, cache
   write; a fresh feature store each run), best of ``--repeats``;
 - ``startup_s``: wall time of a fresh Python process that imports the
-  harness, builds the engine and embeds one segment, with an empty converted-model cache
-  (``cold``: converts) and again with the cache it left (``warm``);
+  harness, builds the engine and embeds one segment, with an empty model cache
+  (``cold``: tflite converts, openvino builds and compiles) and again with the
+  cache it left (``warm``);
 - ``by_rms_dbfs``: agreement of clip embeddings with the float32 Keras model
   on generated music scaled to RMS levels from -40 to -6 dBFS:
   ``max_rel_error`` (largest absolute difference over the clip's largest
