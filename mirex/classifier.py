@@ -223,9 +223,7 @@ def fit_classifier(
     n_jobs : int or None
         Parallel CV fits (scikit-learn convention).
     """
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
 
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray([str(label) for label in y], dtype=object)
@@ -254,20 +252,7 @@ def fit_classifier(
                   "gamma": 1.0 / dim, "gamma_times_dim": 1.0, "n_train": len(y)}
         return Classifier(model, labels, prior, list(extractors), search)
 
-    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    best = None
-    for factor in GAMMA_FACTORS:
-        kernel = np.exp(-(factor / dim) * distances)
-        grid = GridSearchCV(SVC(kernel="precomputed", decision_function_shape="ovo"),
-                            {"C": list(C_GRID)}, cv=cv, n_jobs=n_jobs,
-                            scoring={"loss": calibrated_log_loss_score, "accuracy": "accuracy"},
-                            refit=False, error_score="raise").fit(kernel, y)
-        results = grid.cv_results_
-        for k, C in enumerate(results["param_C"]):
-            # ties go to the earlier gamma, then the smaller C
-            if best is None or results["mean_test_loss"][k] > best[0]:
-                best = (results["mean_test_loss"][k], results["mean_test_accuracy"][k],
-                        factor, C, kernel)
+    best = _search(distances, y, dim, n_splits, seed, n_jobs)
     score, accuracy, factor, C, kernel = best
     model = KernelSVM(C=float(C), gamma=factor / dim).fit_kernel(Z, kernel, y, scaler)
     search = {
@@ -281,6 +266,32 @@ def fit_classifier(
         "n_train": len(y),
     }
     return Classifier(model, labels, prior, list(extractors), search)
+
+
+def _search(distances: np.ndarray, y: np.ndarray, dim: int, n_splits: int, seed: int,
+            n_jobs: int | None) -> tuple:
+    """The grid's best ``(score, cv accuracy, gamma factor, C, kernel)`` by calibrated log-loss.
+
+    ``distances``: squared distances of the standardised training features.
+    Ties go to the earlier gamma, then the smaller C.
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    best = None
+    for factor in GAMMA_FACTORS:
+        kernel = np.exp(-(factor / dim) * distances)
+        grid = GridSearchCV(SVC(kernel="precomputed", decision_function_shape="ovo"),
+                            {"C": list(C_GRID)}, cv=cv, n_jobs=n_jobs,
+                            scoring={"loss": calibrated_log_loss_score, "accuracy": "accuracy"},
+                            refit=False, error_score="raise").fit(kernel, y)
+        results = grid.cv_results_
+        for k, C in enumerate(results["param_C"]):
+            if best is None or results["mean_test_loss"][k] > best[0]:
+                best = (results["mean_test_loss"][k], results["mean_test_accuracy"][k],
+                        factor, C, kernel)
+    return best
 
 
 def save_classifier(clf: Classifier, folder: str | os.PathLike, info: dict | None = None) -> Path:
