@@ -149,8 +149,11 @@ def test_engines_are_selected_by_name_and_environment(tiny_models):
     from mirex.engines.openvino import OpenVINOEngine
 
     assert isinstance(make_engine(backbone, "openvino", "fp32"), OpenVINOEngine)
-    # no GPU here: 'auto' in float32 is the TFLite engine
-    assert isinstance(make_engine(backbone, "auto", "fp32"), TFLiteEngine)
+    # no GPU here: 'auto' in float32 is openvino on an AVX-512 CPU, else the TFLite engine
+    from mirex.engines import fast_fp32_cpu
+
+    assert isinstance(make_engine(backbone, "auto", "fp32"),
+                      OpenVINOEngine if fast_fp32_cpu() else TFLiteEngine)
     assert resolve(environ={"MIREX_ENGINE": "keras"}).engine == "keras"
     assert resolve(engine="tflite", environ={"MIREX_ENGINE": "keras"}).engine == "tflite"
     assert SampleCNNExtractor(backbone, **resolve(environ={"MIREX_ENGINE": "keras"})
@@ -169,7 +172,7 @@ def test_engines_are_selected_by_name_and_environment(tiny_models):
         SampleCNNExtractor(backbone, precision="int8")   # deleted: dyn8 and bf16 replace it
 
 
-def test_auto_prefers_a_gpu_then_cpu_bf16_then_cpu_int8_then_fp32():
+def test_auto_prefers_a_gpu_then_cpu_bf16_then_cpu_int8_then_fp32_avx512_then_fp32():
     from mirex.engines import resolve_engine
 
     for int8 in (False, True):
@@ -180,8 +183,9 @@ def test_auto_prefers_a_gpu_then_cpu_bf16_then_cpu_int8_then_fp32():
                 == ("keras", "fp32")
             assert resolve_engine("auto", "dyn8", gpu=True, int8=int8, bf16=bf16) \
                 == ("tflite", "dyn8")
-            assert resolve_engine("auto", "fp32", gpu=False, int8=int8, bf16=bf16) \
-                == ("tflite", "fp32")
+            for fp32 in (False, True):
+                assert resolve_engine("auto", "fp32", gpu=False, int8=int8, bf16=bf16,
+                                      fp32=fp32) == ("openvino" if fp32 else "tflite", "fp32")
             assert resolve_engine("keras", "auto", gpu=False, int8=int8, bf16=bf16) \
                 == ("keras", "fp32")
         assert resolve_engine("auto", "auto", gpu=False, int8=int8, bf16=True) \
@@ -192,8 +196,12 @@ def test_auto_prefers_a_gpu_then_cpu_bf16_then_cpu_int8_then_fp32():
             == ("keras", "bf16")
         assert resolve_engine("openvino", "auto", gpu=False, int8=int8, bf16=False) \
             == ("openvino", "fp32")
-    assert resolve_engine("auto", "auto", gpu=False, int8=False, bf16=False) == ("tflite", "fp32")
-    assert resolve_engine("auto", "auto", gpu=False, int8=True, bf16=False) == ("tflite", "dyn8")
+    assert resolve_engine("auto", "auto", gpu=False, int8=False, bf16=False, fp32=False) \
+        == ("tflite", "fp32")
+    assert resolve_engine("auto", "auto", gpu=False, int8=False, bf16=False, fp32=True) \
+        == ("openvino", "fp32")
+    assert resolve_engine("auto", "auto", gpu=False, int8=True, bf16=False, fp32=True) \
+        == ("tflite", "dyn8")
     assert resolve_engine("tflite", "auto", gpu=True, int8=False) == ("tflite", "fp32")
     assert resolve_engine("tflite", "auto", gpu=True, int8=True) == ("tflite", "dyn8")
     for engine, precision in (("keras", "dyn8"), ("openvino", "dyn8"), ("tflite", "bf16")):
@@ -399,6 +407,27 @@ def test_fast_int8_cpu_reads_the_cpu_flags(tmp_path, monkeypatch):
         f.write(flags("avx512f avx512_vnni"))
     monkeypatch.setattr(engines, "CPUINFO_PATH", str(tmp_path / "c"))
     assert fast_int8_cpu()
+
+
+def test_fast_fp32_cpu_is_avx512(tmp_path, monkeypatch):
+    import mirex.engines as engines
+    from mirex.engines import fast_fp32_cpu
+
+    def flags(text):
+        return f"processor\t: 0\nflags\t\t: {text}\n"
+
+    assert not fast_fp32_cpu(flags("fpu sse4_2 avx avx2 fma avx_vnni"))       # AVX2 only
+    assert fast_fp32_cpu(flags("avx2 avx512f avx512bw"))                      # Skylake-SP and later
+    assert not fast_fp32_cpu("processor\t: 0\nFeatures\t: fp asimd\n")      # ARM
+    cpuinfo = tmp_path / "c"
+    cpuinfo.write_text(flags("avx2 avx512f"))
+    monkeypatch.setattr(engines, "CPUINFO_PATH", str(cpuinfo))
+    monkeypatch.setattr(engines, "_openvino_available", lambda: True)
+    assert engines.resolve_engine("auto", "auto", gpu=False) == ("openvino", "fp32")
+    assert engines.describe_choice("openvino", "fp32", ("auto", "auto")) == \
+        "openvino engine, fp32 (auto: no GPU, no bf16 or fast int8; CPU has avx512f)"
+    monkeypatch.setattr(engines, "_openvino_available", lambda: False)   # not installed
+    assert engines.resolve_engine("auto", "auto", gpu=False) == ("tflite", "fp32")
 
 
 def test_openvino_fp32_equals_tflite(trained_looking_backbone, tmp_path):

@@ -13,8 +13,10 @@ engine        runtime                                                 precisions
 openvino in bf16 where the CPU has bf16 instructions (:func:`fast_bf16_cpu`:
 AMX-BF16 or AVX512-BF16) and the ``openvino`` package is installed; tflite
 in dyn8 where the CPU has fast int8 dot products (:func:`fast_int8_cpu`:
-AVX512-VNNI or AMX-INT8); else tflite in fp32. :func:`describe_choice` says
-which and why, once, at startup.
+AVX512-VNNI or AMX-INT8); else fp32, run by openvino where the CPU has
+AVX-512 (:func:`fast_fp32_cpu`) and by tflite elsewhere. Asked for fp32
+('auto' engine), the same last rule. :func:`describe_choice` says which and
+why, once, at startup.
 
 In float32 every engine gives the same features within float32 rounding, so
 a cache made with one serves the others; keras bf16 (GPU) stays within about
@@ -31,7 +33,7 @@ from .base import Engine, embed_clips, pool_segments, run_batched, tap_model
 
 __all__ = ["ENGINES", "PRECISIONS", "Engine", "make_engine", "resolve_engine",
            "describe_choice", "gpu_available", "cpu_flags", "fast_int8_cpu", "fast_bf16_cpu",
-           "FAST_INT8_FLAGS", "FAST_BF16_FLAGS", "default_batch", "embed_clips",
+           "fast_fp32_cpu", "FAST_INT8_FLAGS", "FAST_BF16_FLAGS", "FAST_FP32_FLAGS", "default_batch", "embed_clips",
            "pool_segments", "run_batched", "tap_model"]
 
 #: Engine names; 'auto' picks per machine (see :func:`resolve_engine`).
@@ -59,6 +61,12 @@ FAST_INT8_FLAGS = ("avx512_vnni", "amx_int8")
 #: kernels use: AMX-BF16 tiles (Intel Sapphire Rapids and later) or
 #: AVX512-BF16 dot products (Intel Cooper Lake, AMD Zen 4/5).
 FAST_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+#: /proc/cpuinfo flags of the AVX-512 fp32 convolutions of oneDNN (openvino) that
+#: beat XNNPACK's (tflite) in fp32: 0.30-0.38 against 0.40-0.57 CPU-s a clip on a
+#: 2-core Sapphire Rapids, the same features within float32 rounding, and no
+#: TensorFlow at a first start. With only AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2)
+#: openvino took 0.53-0.63, so AVX2 CPUs keep tflite.
+FAST_FP32_FLAGS = ("avx512f",)
 #: Where the CPU's flags are read (a test may point it elsewhere).
 CPUINFO_PATH = "/proc/cpuinfo"
 
@@ -97,6 +105,11 @@ def fast_bf16_cpu(cpuinfo: str | None = None) -> bool:
     return bool(cpu_flags(cpuinfo) & set(FAST_BF16_FLAGS))
 
 
+def fast_fp32_cpu(cpuinfo: str | None = None) -> bool:
+    """Whether openvino runs fp32 faster than tflite on this CPU (:data:`FAST_FP32_FLAGS`)."""
+    return bool(cpu_flags(cpuinfo) & set(FAST_FP32_FLAGS))
+
+
 def _openvino_available() -> bool:
     from .openvino import available
 
@@ -118,16 +131,19 @@ def gpu_available() -> bool:
 
 
 def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | None = None,
-                   int8: bool | None = None, bf16: bool | None = None) -> tuple[str, str]:
+                   int8: bool | None = None, bf16: bool | None = None,
+                   fp32: bool | None = None) -> tuple[str, str]:
     """The concrete ``(engine, precision)`` for the requested ones.
 
     What 'auto' means depends on the machine: ``gpu`` (default: ask
     TensorFlow, :func:`gpu_available`), ``bf16`` (default: the CPU has bf16,
     :func:`fast_bf16_cpu`, and openvino is installed) and ``int8`` (default:
-    :func:`fast_int8_cpu`), in that order of preference (see the module
-    docstring). Never slower than tflite fp32: a CPU with none of these
-    instructions gets tflite fp32. Raises ``ValueError`` (one line) for
-    unknown names and for pairs no engine runs.
+    :func:`fast_int8_cpu`), in that order of preference, then fp32 by
+    openvino where ``fp32`` (default: :func:`fast_fp32_cpu` and openvino
+    installed), else by tflite (see the module docstring). Never slower than
+    tflite fp32: a CPU with none of these instructions gets tflite fp32.
+    Raises ``ValueError`` (one line) for unknown names and for pairs no
+    engine runs.
     """
     engine, precision = (engine or "auto").lower(), (precision or "auto").lower()
     if engine not in ENGINES:
@@ -141,10 +157,19 @@ def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | No
     if engine in ("auto", "openvino") and precision in ("auto", "bf16") and not gpu:
         bf16 = (fast_bf16_cpu() and _openvino_available()) if bf16 is None else bf16
     if engine == "auto":
-        engine = "keras" if gpu and precision in ("auto", "fp32", "bf16") else \
-            "tflite" if precision == "dyn8" else \
-            "openvino" if bf16 and precision in ("auto", "bf16") else \
-            "keras" if precision == "bf16" else "tflite"
+        if gpu and precision in ("auto", "fp32", "bf16"):
+            engine = "keras"
+        elif precision == "dyn8":
+            engine = "tflite"
+        elif bf16 and precision in ("auto", "bf16"):
+            engine = "openvino"
+        elif precision == "bf16":
+            engine = "keras"
+        elif precision == "auto" and (fast_int8_cpu() if int8 is None else int8):
+            engine, precision = "tflite", "dyn8"
+        else:
+            fp32 = (fast_fp32_cpu() and _openvino_available()) if fp32 is None else fp32
+            engine, precision = ("openvino" if fp32 else "tflite"), "fp32"
     if precision == "auto":
         if engine == "keras":
             precision = "bf16" if gpu else "fp32"
@@ -169,6 +194,8 @@ def describe_choice(engine: str, precision: str, requested: tuple[str, str]) -> 
     why = {("keras", "bf16"): "a GPU",
            ("openvino", "bf16"): "CPU has " + "/".join(f for f in FAST_BF16_FLAGS if f in flags),
            ("tflite", "dyn8"): "CPU has " + "/".join(f for f in FAST_INT8_FLAGS if f in flags),
+           ("openvino", "fp32"): "no GPU, no bf16 or fast int8; CPU has "
+                                 + "/".join(f for f in FAST_FP32_FLAGS if f in flags),
            }.get((engine, precision), "no GPU, no bf16 or fast int8 on this CPU"
                  if precision == "fp32" else "requested")
     return f"{text} (auto: {why})"
