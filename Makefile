@@ -35,7 +35,6 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_extraction.py --engine tflite --precision fp32
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision fp32
-	$(PY) benchmarks/bench_extraction.py --engine tflite --precision dyn8
 	$(PY) benchmarks/bench_extraction.py --engine openvino
 	$(PY) benchmarks/bench_precision.py
 	$(PY) benchmarks/bench_extraction.py --engine keras --precision bf16 --clips 4

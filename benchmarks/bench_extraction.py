@@ -16,7 +16,7 @@ precision loses most on quiet recordings). ``--backbone`` measures a
 committed backbone (trained weights) instead of the random paper model.
 
     python benchmarks/bench_extraction.py [--clips 24] [--threads N] [--variant LPNKK1|LPNKK3]
-        [--engine auto|keras|tflite|openvino] [--precision auto|fp32|bf16|dyn8]
+        [--engine auto|keras|tflite|openvino] [--precision auto|fp32|bf16]
         [--backbone models/samplecnn-msd[,models/samplecnn-mtt]]
 """
 
@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variant", default="LPNKK1", choices=["LPNKK1", "LPNKK3"])
     parser.add_argument("--engine", default="auto", choices=["auto", "keras", "tflite", "openvino"])
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "dyn8"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--batch", type=int, default=None,
                         help="segments per inference batch (default: the extractor's)")
     parser.add_argument("--agreement-clips", type=int, default=4,

@@ -1,11 +1,11 @@
-"""Do two dry runs predict the same labels? (e.g. dyn8 or bf16 against fp32 extraction)
+"""Do two dry runs predict the same labels? (e.g. bf16 against fp32 extraction)
 
 Reads ``RUN/predictions/SYSTEM/fold*.txt`` of two ``mirex dryrun`` output
 folders made on the same list and folds, and prints JSON per system: the
 clips compared, the fraction with the same predicted label, and each run's
 overall accuracy from its ``report/summaryResults.csv``.
 
-    python benchmarks/compare_runs.py cache/demo/prec-fp32 cache/demo/prec-dyn8 \\
+    python benchmarks/compare_runs.py cache/prec2/games-fp32 cache/prec2/games-auto \\
         --systems LPNKK1,LPNKK2
 """
 

@@ -11,7 +11,7 @@ Environment variables
 ``MIREX_MODELS_DIR``      where named backbones live (default: the project's ``models/``)
 ``MIREX_FEATURE_STORES``  extra feature stores, or scratch folders holding one, that Train/Test read
 ``MIREX_ENGINE``          inference engine (``auto``, ``keras``, ``tflite``, ``openvino``)
-``MIREX_PRECISION``       arithmetic (``auto``, ``fp32``, ``bf16``, ``dyn8``)
+``MIREX_PRECISION``       arithmetic (``auto``, ``fp32``, ``bf16``)
 ``MIREX_CLUSTER``         extract on a Dask cluster (``local:N``, ``tcp://HOST:PORT``, ``jobqueue:FILE``)
 ``MIREX_CACHE_DIR``       converted models kept between calls (default
                           ``$XDG_CACHE_HOME/mirex``, else ``~/.cache/mirex``)

@@ -12,8 +12,8 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Converted models go to a folder of this run, never to the user's ~/.cache.
 os.environ.setdefault("MIREX_CACHE_DIR", tempfile.mkdtemp(prefix="mirex-test-cache-"))
-# The scripts run the same arithmetic on every CPU ('auto' means dyn8 on VNNI/AMX
-# CPUs and fp32 elsewhere; dyn8 and the auto rule have tests of their own).
+# The scripts run the same arithmetic on every CPU ('auto' means bf16 on CPUs
+# with bf16 and fp32 elsewhere; bf16 and the auto rule have tests of their own).
 os.environ.setdefault("MIREX_PRECISION", "fp32")
 
 import numpy as np

@@ -18,12 +18,6 @@ def openvino_engine(backbone, batch_segments, precision="bf16"):
     return OpenVINOEngine(backbone, batch_segments, precision)
 
 
-def dyn8_engine(backbone, batch_segments):
-    from mirex.engines.tflite import TFLiteEngine
-
-    return TFLiteEngine(backbone, batch_segments, "dyn8")
-
-
 @pytest.fixture(scope="module")
 def backbone(tiny_models):
     return load_backbone(tiny_models / "samplecnn-msd")
@@ -165,46 +159,34 @@ def test_engines_are_selected_by_name_and_environment(tiny_models):
     with pytest.raises(ValueError, match="engine"):
         SampleCNNExtractor(backbone, engine="fast")
     with pytest.raises(ValueError, match="engine runs"):      # refused before any decoding
-        SampleCNNExtractor(backbone, engine="keras", precision="dyn8")
-    with pytest.raises(ValueError, match="engine runs"):
         SampleCNNExtractor(backbone, engine="tflite", precision="bf16")
-    with pytest.raises(ValueError, match="precision"):
-        SampleCNNExtractor(backbone, precision="int8")   # deleted: dyn8 and bf16 replace it
+    for deleted in ("int8", "dyn8"):   # measured and deleted: bf16 and openvino fp32 replace them
+        with pytest.raises(ValueError, match="precision"):
+            SampleCNNExtractor(backbone, precision=deleted)
 
 
-def test_auto_prefers_a_gpu_then_cpu_bf16_then_cpu_int8_then_fp32_avx512_then_fp32():
+def test_auto_prefers_a_gpu_then_cpu_bf16_then_fp32_on_avx512_then_fp32():
     from mirex.engines import resolve_engine
 
-    for int8 in (False, True):
-        for bf16 in (False, True):
-            assert resolve_engine("auto", "auto", gpu=True, int8=int8, bf16=bf16) \
+    for bf16 in (False, True):
+        for fp32 in (False, True):
+            assert resolve_engine("auto", "auto", gpu=True, bf16=bf16, fp32=fp32) \
                 == ("keras", "bf16")
-            assert resolve_engine("auto", "fp32", gpu=True, int8=int8, bf16=bf16) \
+            assert resolve_engine("auto", "fp32", gpu=True, bf16=bf16, fp32=fp32) \
                 == ("keras", "fp32")
-            assert resolve_engine("auto", "dyn8", gpu=True, int8=int8, bf16=bf16) \
-                == ("tflite", "dyn8")
-            for fp32 in (False, True):
-                assert resolve_engine("auto", "fp32", gpu=False, int8=int8, bf16=bf16,
-                                      fp32=fp32) == ("openvino" if fp32 else "tflite", "fp32")
-            assert resolve_engine("keras", "auto", gpu=False, int8=int8, bf16=bf16) \
-                == ("keras", "fp32")
-        assert resolve_engine("auto", "auto", gpu=False, int8=int8, bf16=True) \
+            assert resolve_engine("auto", "fp32", gpu=False, bf16=bf16, fp32=fp32) \
+                == ("openvino" if fp32 else "tflite", "fp32")
+            assert resolve_engine("keras", "auto", gpu=False, bf16=bf16) == ("keras", "fp32")
+            assert resolve_engine("tflite", "auto", gpu=True, bf16=bf16) == ("tflite", "fp32")
+        assert resolve_engine("auto", "auto", gpu=False, bf16=True, fp32=False) \
             == ("openvino", "bf16")
-        assert resolve_engine("auto", "bf16", gpu=False, int8=int8, bf16=True) \
-            == ("openvino", "bf16")
-        assert resolve_engine("auto", "bf16", gpu=False, int8=int8, bf16=False) \
-            == ("keras", "bf16")
-        assert resolve_engine("openvino", "auto", gpu=False, int8=int8, bf16=False) \
-            == ("openvino", "fp32")
-    assert resolve_engine("auto", "auto", gpu=False, int8=False, bf16=False, fp32=False) \
-        == ("tflite", "fp32")
-    assert resolve_engine("auto", "auto", gpu=False, int8=False, bf16=False, fp32=True) \
+        assert resolve_engine("auto", "bf16", gpu=False, bf16=True) == ("openvino", "bf16")
+        assert resolve_engine("auto", "bf16", gpu=False, bf16=False) == ("keras", "bf16")
+        assert resolve_engine("openvino", "auto", gpu=False, bf16=False) == ("openvino", "fp32")
+    assert resolve_engine("auto", "auto", gpu=False, bf16=False, fp32=False) == ("tflite", "fp32")
+    assert resolve_engine("auto", "auto", gpu=False, bf16=False, fp32=True) \
         == ("openvino", "fp32")
-    assert resolve_engine("auto", "auto", gpu=False, int8=True, bf16=False, fp32=True) \
-        == ("tflite", "dyn8")
-    assert resolve_engine("tflite", "auto", gpu=True, int8=False) == ("tflite", "fp32")
-    assert resolve_engine("tflite", "auto", gpu=True, int8=True) == ("tflite", "dyn8")
-    for engine, precision in (("keras", "dyn8"), ("openvino", "dyn8"), ("tflite", "bf16")):
+    for engine, precision in (("tflite", "bf16"),):
         with pytest.raises(ValueError, match="engine runs"):
             resolve_engine(engine, precision, gpu=False)
 
@@ -215,7 +197,7 @@ def test_openvino_without_its_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(engines, "_openvino_available", lambda: False)
     with pytest.raises(ValueError, match="needs the openvino package"):
         engines.resolve_engine("openvino", "fp32")
-    assert engines.resolve_engine("auto", "auto", gpu=False, int8=False) == ("tflite", "fp32")
+    assert engines.resolve_engine("auto", "auto", gpu=False) == ("tflite", "fp32")
 
 
 def test_each_engine_brings_its_own_batch_size(backbone):
@@ -276,39 +258,6 @@ def _music_at(dbfs, seed=999):
 LEVELS_DBFS = (-40.0, -30.0, -20.0, -12.0, -6.0)
 
 
-def test_dyn8_stays_within_tolerance_of_fp32_at_every_loudness(wide_backbone):
-    fp32 = KerasEngine(wide_backbone, batch_segments=3)
-    dyn8 = dyn8_engine(wide_backbone, batch_segments=3)
-    for level in LEVELS_DBFS:
-        x = _music_at(level)
-        ref, got = fp32.segment_features(x), dyn8.segment_features(x)
-        err = _relative_error(ref, got)
-        assert 0 < err.max() < 0.05, (level, err)   # a segment: really reduced, within 5 %
-        cosine = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
-        assert cosine.min() > 0.999, (level, cosine)
-        # the clip (mean over its segments: what the SVM sees) within 2 %
-        clip_err = _relative_error(ref.mean(0, keepdims=True), got.mean(0, keepdims=True))
-        assert clip_err.max() < 0.02, (level, clip_err)
-
-
-def test_dyn8_model_is_quantized_except_its_first_blocks(wide_backbone):
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    from mirex.engines.tflite import DYN8_FLOAT_BLOCKS, convert
-
-    b = wide_backbone
-    model = flatbuffer_utils.convert_bytearray_to_object(
-        bytearray(convert(b, 2, "dyn8")))
-    tensors = model.subgraphs[0].tensors
-    filters = [tensors[op.inputs[1]] for op in model.subgraphs[0].operators
-               if len(op.inputs) == 3 and len(tensors[op.inputs[1]].shape) == 4]
-    n_blocks = len(b.config["widths"])
-    # blocks after the float ones run two int8 convolutions each (W_hi + W_lo)
-    assert len(filters) == DYN8_FLOAT_BLOCKS + 2 * (n_blocks - DYN8_FLOAT_BLOCKS)
-    assert sum(t.type == 9 for t in filters) == 2 * (n_blocks - DYN8_FLOAT_BLOCKS)  # int8
-    assert sum(t.type == 0 for t in filters) == DYN8_FLOAT_BLOCKS                   # float32
-
-
 def _assert_alone_as_in_company(engine) -> tuple[np.ndarray, np.ndarray]:
     """A segment's features alone equal those it gets among quiet and loud company.
 
@@ -320,20 +269,12 @@ def _assert_alone_as_in_company(engine) -> tuple[np.ndarray, np.ndarray]:
     return mixed, together
 
 
-def test_dyn8_features_do_not_depend_on_batch_company_or_loudness_mix(wide_backbone):
-    dyn8 = dyn8_engine(wide_backbone, batch_segments=4)
-    mixed, together = _assert_alone_as_in_company(dyn8)
-    other_batch = dyn8_engine(wide_backbone, batch_segments=3).segment_features(mixed)
-    np.testing.assert_array_equal(other_batch, together)
-
-
-def test_bf16_and_dyn8_have_their_own_caches_and_auto_follows_the_cpu(wide_backbone, tmp_path,
-                                                                     monkeypatch):
+def test_bf16_has_its_own_cache_and_auto_follows_the_cpu(wide_backbone, tmp_path, monkeypatch):
     import mirex.engines as engines
 
     def ids():
         return {p: SampleCNNExtractor(wide_backbone, precision=p).id
-                for p in ("auto", "fp32", "bf16", "dyn8")}
+                for p in ("auto", "fp32", "bf16")}
 
     monkeypatch.setattr(engines, "gpu_available", lambda: False)
     monkeypatch.setattr(engines, "_openvino_available", lambda: True)
@@ -341,21 +282,22 @@ def test_bf16_and_dyn8_have_their_own_caches_and_auto_follows_the_cpu(wide_backb
     monkeypatch.setattr(engines, "CPUINFO_PATH", str(cpuinfo))
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n")
     plain = ids()
-    assert plain["auto"] == plain["fp32"] == plain["bf16"] != plain["dyn8"]   # bf16: keras's
-    assert "-dyn8-" in plain["dyn8"] and "dyn8" not in plain["fp32"]
-    assert SampleCNNExtractor(wide_backbone).info()["precision"] == "fp32"
+    assert plain["auto"] == plain["fp32"] == plain["bf16"]   # bf16 without bf16: keras's, float
+    info = SampleCNNExtractor(wide_backbone).info()
+    assert (info["engine"], info["precision"]) == ("tflite", "fp32")
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
-    vnni = ids()
-    assert vnni["auto"] == vnni["dyn8"] == plain["dyn8"] != vnni["fp32"] == plain["fp32"]
-    assert SampleCNNExtractor(wide_backbone).info()["precision"] == "dyn8"
+    avx512 = ids()
+    assert avx512 == plain   # fp32 on openvino: the same features, the same cache
+    info = SampleCNNExtractor(wide_backbone).info()
+    assert (info["engine"], info["precision"]) == ("openvino", "fp32")
     cpuinfo.write_text("processor\t: 0\nflags\t\t: avx512f avx512_vnni avx512_bf16 amx_bf16\n")
     amx = ids()
-    assert amx["auto"] == amx["bf16"] not in (amx["fp32"], amx["dyn8"])
-    assert "-bf16-" in amx["bf16"] and amx["dyn8"] == vnni["dyn8"] and amx["fp32"] == plain["fp32"]
+    assert amx["auto"] == amx["bf16"] != amx["fp32"] == plain["fp32"]
+    assert "-bf16-" in amx["bf16"] and "bf16" not in amx["fp32"]
     info = SampleCNNExtractor(wide_backbone).info()
     assert (info["engine"], info["precision"]) == ("openvino", "bf16")
     monkeypatch.setattr(engines, "_openvino_available", lambda: False)   # not installed
-    assert SampleCNNExtractor(wide_backbone).id == vnni["dyn8"]
+    assert SampleCNNExtractor(wide_backbone).id == plain["fp32"]
 
 
 def test_the_choice_is_described_with_its_reason(tmp_path, monkeypatch):
@@ -387,28 +329,6 @@ def test_fast_bf16_cpu_reads_the_cpu_flags():
     assert not fast_bf16_cpu("")
 
 
-def test_fast_int8_cpu_reads_the_cpu_flags(tmp_path, monkeypatch):
-    import mirex.engines as engines
-    from mirex.engines import fast_int8_cpu
-
-    def flags(text):
-        return f"processor\t: 0\nvendor_id\t: x\nflags\t\t: {text}\nbugs\t\t: spectre\n"
-
-    assert not fast_int8_cpu(flags("fpu sse4_2 avx avx2 fma"))                 # AVX2 only
-    assert not fast_int8_cpu(flags("avx2 avx_vnni"))                          # AVX-VNNI, no AVX-512
-    assert not fast_int8_cpu(flags("avx2 avx512f avx512bw avx512_bf16"))      # AVX-512, no VNNI
-    assert fast_int8_cpu(flags("avx2 avx512f avx512_vnni avx512_bf16"))       # Zen 4/5, Cascade Lake
-    assert fast_int8_cpu(flags("avx512f avx512_vnni amx_tile amx_int8"))      # Sapphire Rapids
-    assert not fast_int8_cpu("processor\t: 0\nFeatures\t: fp asimd asimddp i8mm\n")  # ARM
-    assert not fast_int8_cpu("")
-    monkeypatch.setattr(engines, "CPUINFO_PATH", str(tmp_path / "missing"))
-    assert not fast_int8_cpu()
-    with open(tmp_path / "c", "w") as f:
-        f.write(flags("avx512f avx512_vnni"))
-    monkeypatch.setattr(engines, "CPUINFO_PATH", str(tmp_path / "c"))
-    assert fast_int8_cpu()
-
-
 def test_fast_fp32_cpu_is_avx512(tmp_path, monkeypatch):
     import mirex.engines as engines
     from mirex.engines import fast_fp32_cpu
@@ -425,7 +345,7 @@ def test_fast_fp32_cpu_is_avx512(tmp_path, monkeypatch):
     monkeypatch.setattr(engines, "_openvino_available", lambda: True)
     assert engines.resolve_engine("auto", "auto", gpu=False) == ("openvino", "fp32")
     assert engines.describe_choice("openvino", "fp32", ("auto", "auto")) == \
-        "openvino engine, fp32 (auto: no GPU, no bf16 or fast int8; CPU has avx512f)"
+        "openvino engine, fp32 (auto: no GPU, no bf16; CPU has avx512f)"
     monkeypatch.setattr(engines, "_openvino_available", lambda: False)   # not installed
     assert engines.resolve_engine("auto", "auto", gpu=False) == ("tflite", "fp32")
 

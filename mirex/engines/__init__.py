@@ -4,24 +4,22 @@
 engine        runtime                                                 precisions
 ============  ======================================================  ===============
 ``keras``     TensorFlow's kernels, CPU or GPU (:mod:`.keras`)        fp32, bf16
-``tflite``    TensorFlow Lite + XNNPACK, CPU (:mod:`.tflite`)         fp32, dyn8
+``tflite``    TensorFlow Lite + XNNPACK, CPU (:mod:`.tflite`)         fp32
 ``openvino``  OpenVINO's CPU plugin, oneDNN (:mod:`.openvino`)        fp32, bf16
 ``auto``      see :func:`resolve_engine`
 ============  ======================================================  ===============
 
 'auto' picks, in this order: keras in bf16 when TensorFlow sees a GPU;
 openvino in bf16 where the CPU has bf16 instructions (:func:`fast_bf16_cpu`:
-AMX-BF16 or AVX512-BF16) and the ``openvino`` package is installed; tflite
-in dyn8 where the CPU has fast int8 dot products (:func:`fast_int8_cpu`:
-AVX512-VNNI or AMX-INT8); else fp32, run by openvino where the CPU has
-AVX-512 (:func:`fast_fp32_cpu`) and by tflite elsewhere. Asked for fp32
-('auto' engine), the same last rule. :func:`describe_choice` says which and
-why, once, at startup.
+AMX-BF16 or AVX512-BF16) and the ``openvino`` package is installed; else
+fp32, run by openvino where the CPU has AVX-512 (:func:`fast_fp32_cpu`) and
+by tflite elsewhere. Asked for fp32 ('auto' engine), the same last rule.
+:func:`describe_choice` says which and why, once, at startup.
 
 In float32 every engine gives the same features within float32 rounding, so
 a cache made with one serves the others; keras bf16 (GPU) stays within about
-1 % and shares that cache too; openvino bf16 and dyn8 (each within 2 % of
-fp32) have their own (see the extractor's cache id).
+1 % and shares that cache too; openvino bf16 (within 2 % of fp32) has its
+own (see the extractor's cache id).
 :func:`make_engine` is the one factory; each engine brings its own batch size.
 """
 
@@ -32,31 +30,24 @@ import os
 from .base import Engine, embed_clips, pool_segments, run_batched, tap_model
 
 __all__ = ["ENGINES", "PRECISIONS", "Engine", "make_engine", "resolve_engine",
-           "describe_choice", "gpu_available", "cpu_flags", "fast_int8_cpu", "fast_bf16_cpu",
-           "fast_fp32_cpu", "FAST_INT8_FLAGS", "FAST_BF16_FLAGS", "FAST_FP32_FLAGS", "default_batch", "embed_clips",
+           "describe_choice", "gpu_available", "cpu_flags", "fast_bf16_cpu", "fast_fp32_cpu",
+           "FAST_BF16_FLAGS", "FAST_FP32_FLAGS", "default_batch", "embed_clips",
            "pool_segments", "run_batched", "tap_model"]
 
 #: Engine names; 'auto' picks per machine (see :func:`resolve_engine`).
 ENGINES = ("auto", "keras", "tflite", "openvino")
 #: Precision names; 'auto' picks per machine (see :func:`resolve_engine`).
-PRECISIONS = ("auto", "fp32", "bf16", "dyn8")
+PRECISIONS = ("auto", "fp32", "bf16")
 #: What each engine runs.
-_ALLOWED = {"keras": ("fp32", "bf16"), "tflite": ("fp32", "dyn8"),
+_ALLOWED = {"keras": ("fp32", "bf16"), "tflite": ("fp32",),
             "openvino": ("fp32", "bf16")}
 #: Segments per batch, by (engine, precision, gpu). TFLite fp32: 4 is as fast
 #: as 16 on 2 cores with a quarter of the activation arena (peak RSS 1.09 GB
-#: against 1.40 GB); dyn8 quantizes each segment on its own, so the batch
-#: size changes no result; openvino: 4 measured as fast as 8 and 16 in CPU
+#: against 1.40 GB); openvino: 4 measured as fast as 8 and 16 in CPU
 #: time (0.108 against 0.114 and 0.128 CPU-s a clip, bf16) and starts
 #: fastest; on a GPU large batches keep it busy.
-_BATCH = {("tflite", "fp32"): 4, ("tflite", "dyn8"): 4, ("openvino", "fp32"): 4,
+_BATCH = {("tflite", "fp32"): 4, ("openvino", "fp32"): 4,
           ("openvino", "bf16"): 4, ("keras", "cpu"): 16, ("keras", "gpu"): 256}
-#: /proc/cpuinfo flags (x86) of int8 dot-product instructions that XNNPACK's
-#: dynamically quantized (QD8) kernels use: AVX512-VNNI (Intel Cascade Lake
-#: and later Xeons, AMD Zen 4/5, with AVX-512 Foundation) or AMX-INT8 (Intel
-#: Sapphire Rapids and later). Without them (AVX2-only CPUs, AVX-VNNI
-#: without AVX-512, ARM) dyn8 is not known to be faster than fp32.
-FAST_INT8_FLAGS = ("avx512_vnni", "amx_int8")
 #: /proc/cpuinfo flags of bfloat16 instructions that OpenVINO's oneDNN
 #: kernels use: AMX-BF16 tiles (Intel Sapphire Rapids and later) or
 #: AVX512-BF16 dot products (Intel Cooper Lake, AMD Zen 4/5).
@@ -90,16 +81,6 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset:
     return frozenset()
 
 
-def fast_int8_cpu(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU has the int8 dot products that make dyn8 faster than fp32.
-
-    True when its flags (:func:`cpu_flags`) name AVX512-VNNI with AVX-512
-    Foundation, or AMX-INT8 (:data:`FAST_INT8_FLAGS`).
-    """
-    flags = cpu_flags(cpuinfo)
-    return ("avx512_vnni" in flags and "avx512f" in flags) or "amx_int8" in flags
-
-
 def fast_bf16_cpu(cpuinfo: str | None = None) -> bool:
     """Whether the CPU has bfloat16 instructions (:data:`FAST_BF16_FLAGS`) for openvino bf16."""
     return bool(cpu_flags(cpuinfo) & set(FAST_BF16_FLAGS))
@@ -131,17 +112,16 @@ def gpu_available() -> bool:
 
 
 def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | None = None,
-                   int8: bool | None = None, bf16: bool | None = None,
-                   fp32: bool | None = None) -> tuple[str, str]:
+                   bf16: bool | None = None, fp32: bool | None = None) -> tuple[str, str]:
     """The concrete ``(engine, precision)`` for the requested ones.
 
     What 'auto' means depends on the machine: ``gpu`` (default: ask
-    TensorFlow, :func:`gpu_available`), ``bf16`` (default: the CPU has bf16,
-    :func:`fast_bf16_cpu`, and openvino is installed) and ``int8`` (default:
-    :func:`fast_int8_cpu`), in that order of preference, then fp32 by
-    openvino where ``fp32`` (default: :func:`fast_fp32_cpu` and openvino
-    installed), else by tflite (see the module docstring). Never slower than
-    tflite fp32: a CPU with none of these instructions gets tflite fp32.
+    TensorFlow, :func:`gpu_available`) and ``bf16`` (default: the CPU has
+    bf16, :func:`fast_bf16_cpu`, and openvino is installed), in that order
+    of preference, then fp32 by openvino where ``fp32`` (default:
+    :func:`fast_fp32_cpu` and openvino installed), else by tflite (see the
+    module docstring). Never slower than tflite fp32: a CPU with none of
+    these instructions gets tflite fp32.
     Raises ``ValueError`` (one line) for unknown names and for pairs no
     engine runs.
     """
@@ -159,14 +139,10 @@ def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | No
     if engine == "auto":
         if gpu and precision in ("auto", "fp32", "bf16"):
             engine = "keras"
-        elif precision == "dyn8":
-            engine = "tflite"
         elif bf16 and precision in ("auto", "bf16"):
             engine = "openvino"
         elif precision == "bf16":
             engine = "keras"
-        elif precision == "auto" and (fast_int8_cpu() if int8 is None else int8):
-            engine, precision = "tflite", "dyn8"
         else:
             fp32 = (fast_fp32_cpu() and _openvino_available()) if fp32 is None else fp32
             engine, precision = ("openvino" if fp32 else "tflite"), "fp32"
@@ -176,7 +152,7 @@ def resolve_engine(engine: str = "auto", precision: str = "auto", gpu: bool | No
         elif engine == "openvino":
             precision = "bf16" if bf16 else "fp32"
         else:
-            precision = "dyn8" if (fast_int8_cpu() if int8 is None else int8) else "fp32"
+            precision = "fp32"
     if precision not in _ALLOWED[engine]:
         raise ValueError(f"the {engine} engine runs {' or '.join(_ALLOWED[engine])}, "
                          f"not {precision}")
@@ -193,10 +169,9 @@ def describe_choice(engine: str, precision: str, requested: tuple[str, str]) -> 
     flags = cpu_flags()
     why = {("keras", "bf16"): "a GPU",
            ("openvino", "bf16"): "CPU has " + "/".join(f for f in FAST_BF16_FLAGS if f in flags),
-           ("tflite", "dyn8"): "CPU has " + "/".join(f for f in FAST_INT8_FLAGS if f in flags),
-           ("openvino", "fp32"): "no GPU, no bf16 or fast int8; CPU has "
+           ("openvino", "fp32"): "no GPU, no bf16; CPU has "
                                  + "/".join(f for f in FAST_FP32_FLAGS if f in flags),
-           }.get((engine, precision), "no GPU, no bf16 or fast int8 on this CPU"
+           }.get((engine, precision), "no GPU, no bf16 or AVX-512 on this CPU"
                  if precision == "fp32" else "requested")
     return f"{text} (auto: {why})"
 

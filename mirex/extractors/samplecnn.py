@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..constants import MAX_DURATION, MAX_SEGMENTS
-from ..engines import (describe_choice, embed_clips, fast_bf16_cpu, fast_int8_cpu,
+from ..engines import (describe_choice, embed_clips, fast_bf16_cpu,
                        make_engine, resolve_engine)
 from . import cache_id
 
@@ -39,9 +39,7 @@ class SampleCNNExtractor:
         See :data:`mirex.engines.ENGINES` and :data:`mirex.engines.PRECISIONS`.
         Float paths share one cache namespace; openvino bf16 (what 'auto'
         means on a CPU with AMX-BF16 or AVX512-BF16) has its own, named
-        ``<backbone>-<sha>-bf16-...``, and so has tflite dyn8 (what 'auto'
-        means on a CPU with AVX512-VNNI or AMX-INT8 but no bf16),
-        ``<backbone>-<sha>-dyn8-...``.
+        ``<backbone>-<sha>-bf16-...``.
     num_threads : int or None
         CPU threads of the engine (``None``: all cores).
     engine_cache : path or None
@@ -97,9 +95,8 @@ class SampleCNNExtractor:
         """Cache namespace: backbone name, weights checksum, extraction parameters.
 
         Float paths (fp32 on any engine, keras bf16) share one; openvino
-        bf16 and tflite dyn8 have their own, whose names say so and change
-        with their making (:data:`~mirex.engines.openvino.BF16_VERSION`,
-        :data:`~mirex.engines.tflite.DYN8_VERSION`).
+        bf16 has its own, whose name says so and changes with its making
+        (:data:`~mirex.engines.openvino.BF16_VERSION`).
         Worked out once per extractor.
         """
         if self._id is None:
@@ -110,12 +107,7 @@ class SampleCNNExtractor:
         params = {"spec": self.input_spec, "taps": self.backbone.feature_layers,
                   "version": EMBEDDING_VERSION}
         prefix = f"{self.name}-{self.backbone.weights_sha256[:12]}"
-        if self._quantized() == ("tflite", "dyn8"):
-            from ..engines.tflite import DYN8_FLOAT_BLOCKS, DYN8_VERSION
-
-            params["precision"] = f"dyn8-v{DYN8_VERSION}-float{DYN8_FLOAT_BLOCKS}"
-            prefix += "-dyn8"
-        elif self._quantized() == ("openvino", "bf16"):
+        if self._quantized() == ("openvino", "bf16"):
             from ..engines.openvino import BF16_VERSION
 
             params["precision"] = f"bf16-openvino-v{BF16_VERSION}"
@@ -129,8 +121,7 @@ class SampleCNNExtractor:
         where the CPU alone says the path is a float one, no GPU probe is made.
         """
         p = self.precision
-        if p == "fp32" or (p in ("auto", "bf16") and not fast_bf16_cpu()
-                           and not (p == "auto" and fast_int8_cpu())):
+        if p == "fp32" or (p in ("auto", "bf16") and not fast_bf16_cpu()):
             return ("float", p)
         return self.resolved
 
