@@ -364,6 +364,10 @@ def test_openvino_fp32_equals_tflite(trained_looking_backbone, tmp_path):
     again = OpenVINOEngine(trained_looking_backbone, 3, "fp32", cache_dir=tmp_path)
     np.testing.assert_array_equal(again.segment_features(x), first.segment_features(x))
     np.testing.assert_allclose(again.segment_features(x), lite, rtol=1e-4, atol=1e-5)
+    for blob in (tmp_path / "openvino").iterdir():   # a damaged cache: compiled again
+        blob.write_bytes(b"not a compiled model")
+    damaged = OpenVINOEngine(trained_looking_backbone, 3, "fp32", cache_dir=tmp_path)
+    np.testing.assert_array_equal(damaged.segment_features(x), first.segment_features(x))
 
 
 def test_openvino_builds_its_graph_without_tensorflow(trained_looking_backbone):

@@ -107,7 +107,8 @@ class OpenVINOEngine:
     num_threads : int or None
         Inference threads (default: all cores).
     cache_dir : path or None
-        Where converted (and compiled) models are kept (``None``: none kept).
+        Where OpenVINO keeps compiled models (``cache_dir/openvino``; ``None``:
+        none kept). A damaged one is compiled again (OpenVINO's own recovery, tested).
     """
 
     def __init__(self, backbone, batch_segments: int, precision: str = "bf16",
