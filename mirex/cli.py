@@ -163,7 +163,7 @@ def extract(scratch, list_file, extractors, system, cfg):
     from . import pipeline
 
     _report("extract", pipeline.extract(scratch, list_file, extractors, cfg.feature_stores,
-                                        cfg.cluster))
+                                        cfg.cluster, cfg.num_threads))
 
 
 @main.command()
@@ -176,7 +176,8 @@ def train(scratch, train_list, seed, extractors, system, cfg):
     from . import pipeline
 
     report = pipeline.train(scratch, train_list, extractors, system, n_jobs=1, seed=seed,
-                            feature_stores=cfg.feature_stores, cluster=cfg.cluster)
+                            feature_stores=cfg.feature_stores, cluster=cfg.cluster,
+                            n_threads=cfg.num_threads)
     _report("train", report)
     search = report.extra["search"]
     click.echo(f"  classifier: {search.get('method')}, C={search.get('C')}, "
@@ -194,7 +195,7 @@ def classify(scratch, test_list, out_list, extractors, system, cfg):
     from . import pipeline
 
     _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system,
-                                          cfg.feature_stores, cfg.cluster))
+                                          cfg.feature_stores, cfg.cluster, cfg.num_threads))
 
 
 main.add_command(classify, name="test")
@@ -213,9 +214,9 @@ def train_and_classify(scratch, train_list, test_list, out_list, seed, extractor
 
     _report("train", pipeline.train(scratch, train_list, extractors, system, n_jobs=1,
                                     seed=seed, feature_stores=cfg.feature_stores,
-                                    cluster=cfg.cluster))
+                                    cluster=cfg.cluster, n_threads=cfg.num_threads))
     _report("classify", pipeline.classify(scratch, test_list, out_list, extractors, system,
-                                          cfg.feature_stores, cfg.cluster))
+                                          cfg.feature_stores, cfg.cluster, cfg.num_threads))
 
 
 @main.command(name="init-backbone")

@@ -116,12 +116,13 @@ def _lookup(path, extractors, stores) -> tuple[str, list[int], dict]:
     return key, needed, found
 
 
-def _lookup_all(paths, extractors, stores) -> tuple[list, list]:
-    """``(paths, results)``: :func:`_lookup` of each path, or the ``OSError`` it raised.
+def _lookup_all(paths, extractors, stores, n_threads: int | None = None) -> list:
+    """:func:`_lookup` of each path, or the ``OSError`` it raised, in order.
 
-    New files are hashed on every core at once (hashlib lets go of the GIL):
-    the first pass over a list of 30-s WAV files is bound by reading and
-    hashing them, about 9 ms a file on one core.
+    New files are hashed on ``n_threads`` threads at once (``None``: every
+    core; hashlib lets go of the GIL): the first pass over a list of 30-s
+    WAV files is bound by reading and hashing them, about 9 ms a file on one
+    core.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -132,10 +133,10 @@ def _lookup_all(paths, extractors, stores) -> tuple[list, list]:
             return exc
 
     results = []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=n_threads or os.cpu_count() or 1) as pool:
         for start in range(0, len(paths), 1024):   # a bounded number of futures at a time
             results.extend(pool.map(lookup, paths[start:start + 1024]))
-    return paths, results
+    return results
 
 
 def _unreadable(path: str, exc: OSError) -> str:
@@ -147,7 +148,8 @@ def _unreadable(path: str, exc: OSError) -> str:
 
 
 def gather_features(paths, extractors, stores, extract_missing: bool = True,
-                    warn_missing: bool = False, cluster: str | None = None) -> FeatureTable:
+                    warn_missing: bool = False, cluster: str | None = None,
+                    n_threads: int | None = None) -> FeatureTable:
     """Features of ``paths`` from the stores, extracting what is missing.
 
     Parameters
@@ -164,6 +166,9 @@ def gather_features(paths, extractors, stores, extract_missing: bool = True,
         Log a warning naming how many clips were not cached (Train/Test).
     cluster : str or None
         Compute on a Dask cluster (see :func:`mirex.cluster.connect`), else here.
+    n_threads : int or None
+        Threads that hash new files (``None``: every core; the extractors
+        bring their own bound).
 
     Returns
     -------
@@ -173,7 +178,8 @@ def gather_features(paths, extractors, stores, extract_missing: bool = True,
     rows: dict[str, dict[int, np.ndarray]] = {}
     failures: dict[str, str] = {}
     todo = []
-    for path, found in zip(*_lookup_all(list(dict.fromkeys(paths)), extractors, stores)):
+    unique = list(dict.fromkeys(paths))
+    for path, found in zip(unique, _lookup_all(unique, extractors, stores, n_threads)):
         if isinstance(found, OSError):
             failures[path] = _unreadable(path, found)
             warn_failure(path, failures[path])
@@ -221,17 +227,19 @@ def _run_report(table: FeatureTable, started: float, **extra) -> RunReport:
                      time.monotonic() - started, {"timing": table.timing, **extra})
 
 
-def extract(scratch, list_path, extractors, feature_stores=(), cluster=None) -> RunReport:
+def extract(scratch, list_path, extractors, feature_stores=(), cluster=None,
+            n_threads: int | None = None) -> RunReport:
     """``extractFeatures.sh``: cache the embeddings of every listed file.
 
     ``feature_stores``: extra stores (or scratch folders holding one) read
     before computing, as in :func:`train` and :func:`classify`; ``cluster``:
-    a Dask cluster address to compute on (see :mod:`mirex.cluster`).
+    a Dask cluster address to compute on (see :mod:`mirex.cluster`);
+    ``n_threads``: the bound on this process's threads (-numThreads).
     """
     started = time.monotonic()
     paths = lists.read_paths(list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
-    table = gather_features(paths, extractors, stores, cluster=cluster)
+    table = gather_features(paths, extractors, stores, cluster=cluster, n_threads=n_threads)
     report = _run_report(table, started)
     if len(table.failures) == report.n_items:
         raise PipelineError(f"{list_path}: no file of the list could be processed")
@@ -283,7 +291,8 @@ def _check_extractors(clf, extractors, folder):
 
 
 def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
-          seed: int = 0, feature_stores=(), cluster=None) -> RunReport:
+          seed: int = 0, feature_stores=(), cluster=None,
+          n_threads: int | None = None) -> RunReport:
     """``Train.sh``: fit the classifier on the training list, save it in scratch.
 
     Features come from the scratch folder's store, those of its parents and
@@ -293,7 +302,8 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
     items = lists.read_labelled(list_path)
     stores = _open_stores(scratch, create=True, extra=feature_stores)
     paths = [p for p, _ in items]
-    table = gather_features(paths, extractors, stores, warn_missing=True, cluster=cluster)
+    table = gather_features(paths, extractors, stores, warn_missing=True, cluster=cluster,
+                            n_threads=n_threads)
     ok = table.ok
     if not ok.any():
         raise PipelineError(f"{list_path}: no training file could be processed")
@@ -311,7 +321,7 @@ def train(scratch, list_path, extractors, system: str, n_jobs: int | None = 1,
 
 
 def classify(scratch, list_path, out_path, extractors, system: str,
-             feature_stores=(), cluster=None) -> RunReport:
+             feature_stores=(), cluster=None, n_threads: int | None = None) -> RunReport:
     """``Test.sh`` / ``Classify.sh``: write one prediction line per test line."""
     started = time.monotonic()
     paths = lists.read_paths(list_path)
@@ -320,7 +330,8 @@ def classify(scratch, list_path, out_path, extractors, system: str,
     _check_extractors(clf, extractors, folder)
     _check_output(out_path, list_path)
     stores = _open_stores(scratch, create=False, extra=feature_stores)
-    table = gather_features(paths, extractors, stores, warn_missing=True, cluster=cluster)
+    table = gather_features(paths, extractors, stores, warn_missing=True, cluster=cluster,
+                            n_threads=n_threads)
     ok = table.ok
     predictions = np.array([clf.prior] * len(paths), dtype=object)
     if ok.any():

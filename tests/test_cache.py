@@ -140,3 +140,32 @@ def test_audio_replaced_in_place_with_same_size_and_mtime_is_hashed_again(tmp_pa
     assert fresh.indexed_key(str(audio)) is None
     assert fresh.key(str(audio)) != first
     assert FeatureStore(tmp_path / "features").indexed_key(str(audio)) == fresh.key(str(audio))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_new_files_are_hashed_on_the_threads_allowed_and_keep_their_order(tmp_path, monkeypatch,
+                                                                          n_threads):
+    import threading
+
+    from mirex import pipeline
+
+    files = []
+    for i in range(12):
+        files.append(str(tmp_path / f"f{i}.wav"))
+        with open(files[-1], "wb") as f:
+            f.write(os.urandom(1000 + i))
+    files.insert(5, str(tmp_path / "missing.wav"))
+    threads, lookup = set(), pipeline._lookup
+
+    def recording(path, extractors, stores):
+        threads.add(threading.get_ident())
+        threading.Event().wait(0.01)   # long enough for the pool to use every thread it has
+        return lookup(path, extractors, stores)
+
+    monkeypatch.setattr(pipeline, "_lookup", recording)
+    store = FeatureStore(tmp_path / "store")
+    results = pipeline._lookup_all(files, [], [store], n_threads)
+    assert len(threads) == n_threads
+    assert isinstance(results[5], FileNotFoundError)
+    assert [r[0] for r in results if not isinstance(r, OSError)] == \
+        [content_key(p) for p in files if not p.endswith("missing.wav")]

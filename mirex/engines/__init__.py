@@ -197,8 +197,8 @@ def make_engine(backbone, engine: str = "auto", precision: str = "auto",
     num_threads : int or None
         CPU threads (``None``: all cores).
     cache_dir : path or None
-        Where the tflite and openvino engines keep converted models
-        (``None``: none kept).
+        Where the tflite engine keeps converted models and openvino compiled
+        ones (``None``: none kept).
     """
     engine, precision = resolve_engine(engine, precision)
     if engine == "tflite":
